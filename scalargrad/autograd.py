@@ -16,27 +16,32 @@ _isfinite = math.isfinite
 def topological_order(root) -> list:
     """Every node ``root`` depends on, each after all of its parents, ``root`` last.
 
-    Same order as micrograd's recursive ``build_topo``, computed with a stack.
+    Same order as micrograd's recursive ``build_topo``, computed with an explicit stack
+    (two parallel lists, so that no tuple is allocated per step).
     """
     order = []
     visited = set()
-    stack = [(root, False)]
-    push, pop, seen, visit, emit = stack.append, stack.pop, visited.__contains__, visited.add, order.append
-    while stack:
-        node, parents_done = pop()
-        if parents_done:
+    seen, visit, emit = visited.__contains__, visited.add, order.append
+    nodes, parents_done = [root], [False]
+    push_node, push_done, pop_node, pop_done = nodes.append, parents_done.append, nodes.pop, parents_done.pop
+    while nodes:
+        node = pop_node()
+        if pop_done():
             emit(node)
             continue
         if seen(node):
             continue
         visit(node)
-        push((node, True))
+        push_node(node)
+        push_done(True)
         b = node._b
         if b is not None and not seen(b):
-            push((b, False))
+            push_node(b)
+            push_done(False)
         a = node._a
         if a is not None and not seen(a):
-            push((a, False))
+            push_node(a)
+            push_done(False)
     return order
 
 
@@ -73,15 +78,13 @@ def backward(root) -> None:
     refused pass (a non-finite gradient) leaves every ``.grad`` as it was.
     """
     grads = _float_gradients(topological_order(root))
-    updates = []
     for node, g in grads.items():
         if node._a is None:
             g += node.grad
         if not _isfinite(g):
             _refuse_non_finite(node, g)
-        updates.append((node, g))
-    for node, g in updates:
-        node.grad = g
+    for node, g in grads.items():
+        node.grad = g if node._a is not None else node.grad + g
 
 
 def _as_inputs(inputs) -> tuple:

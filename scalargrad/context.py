@@ -44,19 +44,26 @@ def enable_grad() -> Iterator[None]:
         _CURRENT.reset(token)
 
 
-@contextmanager
-def scope(name: str) -> Iterator[str]:
+class scope:
     """Give every node made inside the name ``name``; nested scopes join with dots.
 
     ``with scope("layer1"): with scope("neuron3"): ...`` names nodes ``"layer1.neuron3"``.
-    Drawing uses the names to box or collapse groups of nodes.
+    Drawing uses the names to box or collapse groups of nodes. A plain class rather than
+    a generator, because nn opens one per neuron per forward pass and it must stay cheap.
     """
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"scope() needs a non-empty string name, got {name!r}")
-    outer = _CURRENT.get()
-    full = f"{outer.scope}.{name}" if outer.scope else name
-    token = _CURRENT.set(outer._replace(scope=full))
-    try:
-        yield full
-    finally:
-        _CURRENT.reset(token)
+
+    __slots__ = ("name", "_token")
+
+    def __init__(self, name: str):
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"scope() needs a non-empty string name, got {name!r}")
+        self.name = name
+
+    def __enter__(self) -> str:
+        outer = _CURRENT.get()
+        full = f"{outer.scope}.{self.name}" if outer.scope else self.name
+        self._token = _CURRENT.set(GraphContext(outer.recording, full))
+        return full
+
+    def __exit__(self, *exc_info) -> None:
+        _CURRENT.reset(self._token)
