@@ -45,21 +45,38 @@ def topological_order(root) -> list:
     return order
 
 
-def _float_gradients(order: list) -> dict:
-    """∂root/∂node for every node in ``order`` (root last), as floats, by the chain rule:
-    each node passes (its gradient × its recorded local derivative) to each parent."""
-    grads = {order[-1]: 1.0}
-    get = grads.get
+def _chain_rule_in_place(order: list, seed_leaves_at_zero: bool) -> list:
+    """Run the chain rule over ``order`` (root last), accumulating straight into ``.grad``.
+
+    Interior nodes start from 0; leaves start from what they had (``backward()``) or from 0
+    (``grad()``). Each node, in reverse order, passes (its gradient × its recorded local
+    derivative) to each parent. Returns the ``.grad`` values from before the pass, so that a
+    caller can restore them; if a gradient is not finite, they are restored here and
+    OverflowError is raised, leaving every ``.grad`` as it was.
+    """
+    before = [node.grad for node in order]
+    for node in order:
+        if seed_leaves_at_zero or node._a is not None:
+            node.grad = 0.0
+    order[-1].grad += 1.0
     for node in reversed(order):
+        g = node.grad
+        if not _isfinite(g):
+            _restore(order, before)
+            _refuse_non_finite(node, g)
         a = node._a
         if a is None:
             continue
-        g = grads[node]
-        grads[a] = get(a, 0.0) + g * node._da
+        a.grad += g * node._da
         b = node._b
         if b is not None:
-            grads[b] = get(b, 0.0) + g * node._db
-    return grads
+            b.grad += g * node._db
+    return before
+
+
+def _restore(order: list, grads: list) -> None:
+    for node, g in zip(order, grads):
+        node.grad = g
 
 
 def _refuse_non_finite(node, gradient: float) -> None:
@@ -72,19 +89,8 @@ def _refuse_non_finite(node, gradient: float) -> None:
 
 
 def backward(root) -> None:
-    """Fill ``.grad`` of every node ``root`` depends on; see ``Value.backward``.
-
-    All gradients are computed and checked before any ``.grad`` is written, so a
-    refused pass (a non-finite gradient) leaves every ``.grad`` as it was.
-    """
-    grads = _float_gradients(topological_order(root))
-    for node, g in grads.items():
-        if node._a is None:
-            g += node.grad
-        if not _isfinite(g):
-            _refuse_non_finite(node, g)
-    for node, g in grads.items():
-        node.grad = g if node._a is not None else node.grad + g
+    """Fill ``.grad`` of every node ``root`` depends on; see ``Value.backward``."""
+    _chain_rule_in_place(topological_order(root), seed_leaves_at_zero=False)
 
 
 def _as_inputs(inputs) -> tuple:
@@ -120,16 +126,16 @@ def grad(output, inputs: "Value | Sequence", create_graph: bool = False) -> tupl
     inputs = _as_inputs(inputs)
     order = topological_order(output)
     if not create_graph:
-        grads = _float_gradients(order)
-        for node, g in grads.items():
-            if not _isfinite(g):
-                _refuse_non_finite(node, g)
-        return tuple(Value(grads.get(x, 0.0)) for x in inputs)
+        before = _chain_rule_in_place(order, seed_leaves_at_zero=True)
+        in_graph = set(order)
+        result = tuple(Value(x.grad if x in in_graph else 0.0) for x in inputs)
+        _restore(order, before)
+        return result
     return tuple(g if g is not None else Value(0.0) for g in map(_value_gradients(order).get, inputs))
 
 
 def _value_gradients(order: list) -> dict:
-    """Like ``_float_gradients``, but every gradient is a Value in a new, differentiable graph."""
+    """Like ``_chain_rule_in_place``, but into a dict, and every gradient is a Value in a new, differentiable graph."""
     from .value import Value
 
     grads = {order[-1]: Value(1.0)}

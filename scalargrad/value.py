@@ -182,15 +182,17 @@ class Value:
     # ------------------------------------------------------------ primitives
 
     def __add__(self, other):
-        other = _operand(other)
-        if other is NotImplemented:
-            return other
+        if other.__class__ is not Value:
+            other = _operand(other)
+            if other is NotImplemented:
+                return other
         return _binary(P.ADD, self, other)
 
     def __mul__(self, other):
-        other = _operand(other)
-        if other is NotImplemented:
-            return other
+        if other.__class__ is not Value:
+            other = _operand(other)
+            if other is NotImplemented:
+                return other
         return _binary(P.MUL, self, other)
 
     def max(self, other) -> "Value":
