@@ -115,8 +115,9 @@ TANH = Primitive("tanh", 1, math.tanh, lambda x, out: 1.0 - out * out, "tanh′ 
 def power(exponent: float) -> Primitive:
     """The primitive ``x ** exponent`` for one constant exponent, shown as e.g. ``**2``.
 
-    d/dx xᶜ = c·xᶜ⁻¹. Where that is infinite (x = 0 with c < 1) the float rule
-    records ``inf``, and ``backward()`` refuses to pass it on.
+    d/dx xᶜ = c·xᶜ⁻¹ (0 for c = 0, even at x = 0). Where that is infinite (x = 0 with
+    0 < c < 1) the float rule records ``inf``, which ``backward()`` and ``grad()`` refuse
+    to pass on; ``grad(..., create_graph=True)`` raises OverflowError there too.
     """
     c = exponent
     shown = int(c) if c == int(c) else c
@@ -135,8 +136,12 @@ def power(exponent: float) -> Primitive:
     def local(x, out):
         if c == 1.0:
             return 1.0
-        if isinstance(x, float) and x == 0.0 and c < 1.0:
-            return math.inf
+        if c == 0.0:
+            return 0.0
+        if data_of(x) == 0.0 and c < 1.0:
+            if isinstance(x, float):
+                return math.inf
+            raise OverflowError(f"the derivative of x ** {shown} at x = 0.0 is infinite")
         return c * x ** (c - 1.0)
 
     return Primitive(f"**{shown}", 1, forward, local, f"d/dx x^{shown} = {shown}·x^{c - 1:g}")

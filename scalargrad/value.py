@@ -197,10 +197,10 @@ class Value:
 
     def max(self, other) -> "Value":
         """max(self, other); the gradient goes to the larger, split ½/½ on a tie."""
-        other = _operand(other)
-        if other is NotImplemented:
-            raise TypeError(f"max() expects a Value or a real number, got {type(other).__name__}")
-        return _binary(P.MAX, self, other)
+        operand = _operand(other)
+        if operand is NotImplemented:
+            raise TypeError(f"max() expects a Value or a real number, got {type(other).__name__} {other!r}")
+        return _binary(P.MAX, self, operand)
 
     def exp(self) -> "Value":
         """eˣ. Raises OverflowError above x ≈ 709.78."""
