@@ -82,7 +82,7 @@ def _restore(order: list, grads: list) -> None:
 def _refuse_non_finite(node, gradient: float) -> None:
     name = f"'{node.label}'" if node.label else f"made by {node.op!r}" if node.op else "(a leaf)"
     raise OverflowError(
-        f"backward: the gradient reaching the node {name} with data {node.data!r} is {gradient!r}, "
+        f"backpropagation: the gradient reaching the node {name} with data {node.data!r} is {gradient!r}, "
         "not a finite number (an infinite local derivative, such as x ** 0.5 at x = 0, or an overflow); "
         "no .grad was changed"
     )
