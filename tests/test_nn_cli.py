@@ -109,3 +109,8 @@ def test_the_draw_package_registers_its_subcommands(monkeypatch, capsys):
     monkeypatch.setattr(scalargrad.cli, "register", register)
     assert cli.main(["draw"]) == 0
     assert capsys.readouterr().out == "drawn\n"
+
+
+def test_scalargrad_never_imports_nn():
+    code = "import sys, scalargrad, scalargrad.cli; assert 'nn' not in sys.modules, sorted(m for m in sys.modules if m.startswith('nn'))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).returncode == 0
