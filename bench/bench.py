@@ -10,7 +10,8 @@ Workloads (Python's garbage collector left on, as users have it):
   sum    a wide sum() of Values, forward + backward
   memory bytes allocated per graph node while building the step's graph (tracemalloc)
   depth  the longest chain backward() handles under the default recursion limit
-  scope  the cost of the scope() bookkeeping in the step when nobody draws
+  scope  the cost of the scope() bookkeeping in the step when nobody draws, and the step
+         with scalargrad's own nn.MLP (which opens a scope per module)
 """
 
 from __future__ import annotations
@@ -233,9 +234,14 @@ def main(argv=None) -> None:
         },
         repeats,
     )
+    import nn  # scalargrad's own nn: modules open a scope per layer and neuron
+
+    user_model = nn.MLP(2, [16, 16, 1], seed=1337)
+    user_step = interleaved_min({"nn": lambda: training_step(Value, user_model, X, y)}, repeats)["nn"]
     plain, scoped = best["plain"], best["scoped"]
     print(f"\nscope() bookkeeping: step with two scopes per neuron {scoped * 1e3:.1f} ms vs none {plain * 1e3:.1f} ms "
           f"({(scoped / plain - 1) * 100:+.1f}%)")
+    print(f"the same step with scalargrad's own nn.MLP(2, [16, 16, 1]): {user_step * 1e3:.1f} ms")
     t0 = time.perf_counter()
     chain(scalargrad.Value, 10**6)
     print(f"scalargrad chain of 1,000,000 multiplications, fwd+bwd: {time.perf_counter() - t0:.2f} s")
