@@ -126,12 +126,20 @@ def grad(output, inputs: "Value | Sequence", create_graph: bool = False) -> tupl
     inputs = _as_inputs(inputs)
     order = topological_order(output)
     if not create_graph:
-        before = _chain_rule_in_place(order, seed_leaves_at_zero=True)
-        in_graph = set(order)
-        result = tuple(Value(x.grad if x in in_graph else 0.0) for x in inputs)
-        _restore(order, before)
-        return result
+        gradients = node_gradients(order)
+        return tuple(Value(gradients.get(x, 0.0)) for x in inputs)
     return tuple(g if g is not None else Value(0.0) for g in map(_value_gradients(order).get, inputs))
+
+
+def node_gradients(order: list) -> dict:
+    """∂root/∂node as a float for every node of ``order`` (a topological order, root last).
+
+    The same chain rule as ``backward()``, but no ``.grad`` is left changed.
+    """
+    before = _chain_rule_in_place(order, seed_leaves_at_zero=True)
+    gradients = {node: node.grad for node in order}
+    _restore(order, before)
+    return gradients
 
 
 def _value_gradients(order: list) -> dict:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-import scalargrad.cli
 from nn import cli
 
 SCRIPT = Path(sys.executable).parent / "scalargrad"
@@ -101,14 +100,21 @@ def test_divergence_is_reported_with_the_epoch_and_status_1(capsys):
     assert "scalargrad xor: error: training diverged in epoch 2 of 200" in capsys.readouterr().err
 
 
-def test_the_draw_package_registers_its_subcommands(monkeypatch, capsys):
-    def register(subparsers):
-        p = subparsers.add_parser("draw")
-        p.set_defaults(run=lambda args: print("drawn"))
+def test_installed_console_script_draws_an_expression(tmp_path):
+    target = tmp_path / "graph.svg"
+    result = run_script("draw", "(x + y) * z", "x=-2", "y=5", "z=-4", "-o", str(target))
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines() if line.split()}
+    assert rows["x"][-1] == "-4" and rows["y"][-1] == "-4" and rows["z"][-1] == "3"
+    assert target.read_text().lstrip().startswith(("<?xml", "<svg"))
 
-    monkeypatch.setattr(scalargrad.cli, "register", register)
-    assert cli.main(["draw"]) == 0
-    assert capsys.readouterr().out == "drawn\n"
+
+def test_installed_console_script_refuses_code_in_draw_with_status_2(tmp_path):
+    target = tmp_path / "graph.svg"
+    result = run_script("draw", "__import__('os').system('id')", "-o", str(target))
+    assert result.returncode == 2
+    assert "__import__" in result.stderr and "uid=" not in result.stdout + result.stderr
+    assert not target.exists()
 
 
 def test_scalargrad_never_imports_nn():
