@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import scalargrad  # noqa: E402
+import scalargrad.context  # noqa: E402
 
 try:
     import micrograd.engine as micrograd_engine
@@ -53,8 +54,10 @@ def moons(n: int = 100, noise: float = 0.1, seed: int = 1) -> tuple[list[list[fl
 class GenericMLP:
     """micrograd's nn.MLP, written once against any Value class so both engines build the same graph."""
 
-    def __init__(self, Value, nin: int, nouts: list[int], seed: int = 1337, scoped: bool = False):
-        self.scoped = scoped  # open a scalargrad.scope() per layer and neuron, as nn's modules do
+    def __init__(self, Value, nin: int, nouts: list[int], seed: int = 1337, scopes: str | None = None):
+        # scopes: None, "with" (a `with scalargrad.scope(name)` block per layer and per neuron,
+        # as a user would write it) or "push" (push_scope/pop_scope, the way nn's modules do it)
+        self.scopes = scopes
         rng = random.Random(seed)
         sizes = [nin] + nouts
         self.layers = []
@@ -64,19 +67,41 @@ class GenericMLP:
                 for _ in range(sizes[i + 1])
             ]
             self.layers.append(neurons)
+        self.names = [(f"layers.{i}", [f"neurons.{j}" for j in range(n)]) for i, n in enumerate(nouts)]
 
     def parameters(self):
         return [p for layer in self.layers for w, b, _ in layer for p in (*w, b)]
 
     def __call__(self, x):
-        for li, layer in enumerate(self.layers):
-            out = []
-            for ni, (w, b, nonlin) in enumerate(layer):
-                if self.scoped:
-                    with scalargrad.scope(f"layers.{li}"), scalargrad.scope(f"neurons.{ni}"):
+        if self.scopes == "with":
+            return self.with_scopes(x)
+        if self.scopes == "push":
+            return self.pushed_scopes(x)
+        for layer in self.layers:
+            x = [self.neuron(w, b, nonlin, x) for w, b, nonlin in layer]
+        return x[0]
+
+    def with_scopes(self, x):
+        scope = scalargrad.scope
+        for layer, (layer_name, neuron_names) in zip(self.layers, self.names):
+            with scope(layer_name):
+                out = []
+                for (w, b, nonlin), name in zip(layer, neuron_names):
+                    with scope(name):
                         out.append(self.neuron(w, b, nonlin, x))
-                else:
-                    out.append(self.neuron(w, b, nonlin, x))
+            x = out
+        return x[0]
+
+    def pushed_scopes(self, x):
+        push, pop = scalargrad.context.push_scope, scalargrad.context.pop_scope
+        for layer, (layer_name, neuron_names) in zip(self.layers, self.names):
+            outer = push(layer_name)
+            out = []
+            for (w, b, nonlin), name in zip(layer, neuron_names):
+                inner = push(name)
+                out.append(self.neuron(w, b, nonlin, x))
+                pop(inner)
+            pop(outer)
             x = out
         return x[0]
 
@@ -225,23 +250,22 @@ def main(argv=None) -> None:
     row("nodes in the step's graph", "nodes", lambda n: f"{n:,.0f}", better="higher")
     row("deepest chain backward() handles", "depth", lambda d: f"{d:,}" if d < 10**6 else ">= 1,000,000", better="higher")
 
-    Value = scalargrad.Value
-    plain_model, scoped_model = GenericMLP(Value, 2, [16, 16, 1]), GenericMLP(Value, 2, [16, 16, 1], scoped=True)
-    best = interleaved_min(
-        {
-            "plain": lambda: training_step(Value, plain_model, X, y),
-            "scoped": lambda: training_step(Value, scoped_model, X, y),
-        },
-        repeats,
-    )
-    import nn  # scalargrad's own nn: modules open a scope per layer and neuron
+    import nn  # scalargrad's own nn: its modules open a scope per layer and per neuron
 
-    user_model = nn.MLP(2, [16, 16, 1], seed=1337)
-    user_step = interleaved_min({"nn": lambda: training_step(Value, user_model, X, y)}, repeats)["nn"]
-    plain, scoped = best["plain"], best["scoped"]
-    print(f"\nscope() bookkeeping: step with two scopes per neuron {scoped * 1e3:.1f} ms vs none {plain * 1e3:.1f} ms "
-          f"({(scoped / plain - 1) * 100:+.1f}%)")
-    print(f"the same step with scalargrad's own nn.MLP(2, [16, 16, 1]): {user_step * 1e3:.1f} ms")
+    Value = scalargrad.Value
+    variants = {
+        "none": GenericMLP(Value, 2, [16, 16, 1]),
+        "with": GenericMLP(Value, 2, [16, 16, 1], scopes="with"),
+        "push": GenericMLP(Value, 2, [16, 16, 1], scopes="push"),
+        "nn": nn.MLP(2, [16, 16, 1], seed=1337),
+    }
+    best = interleaved_min({k: (lambda m=m: training_step(Value, m, X, y)) for k, m in variants.items()}, repeats)
+    none = best["none"]
+    print("\nscope bookkeeping in the step when nobody draws (a scope per layer and per neuron):")
+    print(f"  no scopes                               {none * 1e3:7.1f} ms")
+    print(f"  `with scalargrad.scope(name)` blocks     {best['with'] * 1e3:7.1f} ms ({(best['with'] / none - 1) * 100:+.1f}%)")
+    print(f"  push_scope/pop_scope, as nn does         {best['push'] * 1e3:7.1f} ms ({(best['push'] / none - 1) * 100:+.1f}%)")
+    print(f"  scalargrad's own nn.MLP(2, [16, 16, 1])  {best['nn'] * 1e3:7.1f} ms ({(best['nn'] / none - 1) * 100:+.1f}%)")
     t0 = time.perf_counter()
     chain(scalargrad.Value, 10**6)
     print(f"scalargrad chain of 1,000,000 multiplications, fwd+bwd: {time.perf_counter() - t0:.2f} s")

@@ -16,7 +16,8 @@ import os
 import tempfile
 from typing import Iterator, Mapping
 
-from scalargrad import Value, scope
+from scalargrad import Value
+from scalargrad.context import pop_scope, push_scope
 
 FILE_FORMAT = "scalargrad.nn/state"
 FILE_VERSION = 1
@@ -39,8 +40,11 @@ class Module:
         name = self._scope_name
         if name is None:
             return self.forward(*args, **kwargs)
-        with scope(name):
+        token = push_scope(name)
+        try:
             return self.forward(*args, **kwargs)
+        finally:
+            pop_scope(token)
 
     def forward(self, *args, **kwargs):
         """The computation; subclasses define it (or define ``__call__`` as in micrograd)."""

@@ -8,40 +8,46 @@ always sums the same numbers in the same order: bit-identical gradients every ru
 from __future__ import annotations
 
 import math
+import threading
 from typing import Iterable, Sequence
 
-_isfinite = math.isfinite
+_traversal_lock = threading.Lock()
 
 
 def topological_order(root) -> list:
     """Every node ``root`` depends on, each after all of its parents, ``root`` last.
 
-    Same order as micrograd's recursive ``build_topo``, computed with an explicit stack
-    (two parallel lists, so that no tuple is allocated per step).
+    Same order as micrograd's recursive ``build_topo``, computed with an explicit stack:
+    a node is pushed, then a ``None`` marker, then its parents; popping the marker means
+    the parents are done and the node (just below it) is emitted. Visited nodes are
+    marked with a token fresh for each traversal (the ``_mark`` slot); the lock keeps two
+    threads walking a shared graph from mixing their marks.
     """
     order = []
-    visited = set()
-    seen, visit, emit = visited.__contains__, visited.add, order.append
-    nodes, parents_done = [root], [False]
-    push_node, push_done, pop_node, pop_done = nodes.append, parents_done.append, nodes.pop, parents_done.pop
-    while nodes:
-        node = pop_node()
-        if pop_done():
-            emit(node)
-            continue
-        if seen(node):
-            continue
-        visit(node)
-        push_node(node)
-        push_done(True)
-        b = node._b
-        if b is not None and not seen(b):
-            push_node(b)
-            push_done(False)
-        a = node._a
-        if a is not None and not seen(a):
-            push_node(a)
-            push_done(False)
+    emit = order.append
+    stack = [root]
+    push, pop = stack.append, stack.pop
+    with _traversal_lock:
+        token = object()
+        while stack:
+            node = pop()
+            if node is None:
+                emit(pop())
+                continue
+            if node._mark is token:
+                continue
+            node._mark = token
+            a = node._a
+            if a is None:
+                emit(node)
+                continue
+            push(node)
+            push(None)
+            b = node._b
+            if b is not None and b._mark is not token:
+                push(b)
+            if a._mark is not token:
+                push(a)
     return order
 
 
@@ -55,13 +61,17 @@ def _chain_rule_in_place(order: list, seed_leaves_at_zero: bool) -> list:
     OverflowError is raised, leaving every ``.grad`` as it was.
     """
     before = [node.grad for node in order]
-    for node in order:
-        if seed_leaves_at_zero or node._a is not None:
+    if seed_leaves_at_zero:
+        for node in order:
             node.grad = 0.0
+    else:
+        for node in order:
+            if node._a is not None:
+                node.grad = 0.0
     order[-1].grad += 1.0
     for node in reversed(order):
         g = node.grad
-        if not _isfinite(g):
+        if g - g != 0.0:  # inf or nan (faster than math.isfinite in this loop)
             _restore(order, before)
             _refuse_non_finite(node, g)
         a = node._a

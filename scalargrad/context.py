@@ -8,8 +8,8 @@ tasks (each sees its own context; there is no global flag).
 from __future__ import annotations
 
 from contextlib import contextmanager
-from contextvars import ContextVar
-from typing import Iterator, NamedTuple
+from contextvars import ContextVar, Token
+from typing import Callable, Iterator, NamedTuple
 
 
 class GraphContext(NamedTuple):
@@ -44,12 +44,41 @@ def enable_grad() -> Iterator[None]:
         _CURRENT.reset(token)
 
 
+_CHILDREN: dict = {}  # (outer context, name) -> inner context, so entering a scope allocates nothing
+_CHILDREN_LIMIT = 4096  # a program that makes endless distinct names only refills the cache
+
+
+def _child(outer: GraphContext, name: str) -> GraphContext:
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"scope() needs a non-empty string name, got {name!r}")
+    if len(_CHILDREN) >= _CHILDREN_LIMIT:
+        _CHILDREN.clear()
+    full = f"{outer.scope}.{name}" if outer.scope else name
+    inner = _CHILDREN[(outer, name)] = GraphContext(outer.recording, full)
+    return inner
+
+
+def push_scope(name: str) -> Token:
+    """Enter the scope ``name`` without a ``with`` block; give the returned token to ``pop_scope``.
+
+    The same as ``scope(name).__enter__()`` for code that opens a scope on every call
+    (nn's modules), where it is the cheapest way: one lookup and one ContextVar set.
+    """
+    outer = _CURRENT.get()
+    inner = _CHILDREN.get((outer, name))
+    if inner is None:
+        inner = _child(outer, name)
+    return _CURRENT.set(inner)
+
+
+pop_scope: Callable[[Token], None] = _CURRENT.reset
+
+
 class scope:
     """Give every node made inside the name ``name``; nested scopes join with dots.
 
     ``with scope("layer1"): with scope("neuron3"): ...`` names nodes ``"layer1.neuron3"``.
-    Drawing uses the names to box or collapse groups of nodes. A plain class rather than
-    a generator, because nn opens one per neuron per forward pass and it must stay cheap.
+    Drawing uses the names to box or collapse groups of nodes.
     """
 
     __slots__ = ("name", "_token")
@@ -60,10 +89,8 @@ class scope:
         self.name = name
 
     def __enter__(self) -> str:
-        outer = _CURRENT.get()
-        full = f"{outer.scope}.{self.name}" if outer.scope else self.name
-        self._token = _CURRENT.set(GraphContext(outer.recording, full))
-        return full
+        self._token = push_scope(self.name)
+        return _CURRENT.get().scope
 
     def __exit__(self, *exc_info) -> None:
         _CURRENT.reset(self._token)

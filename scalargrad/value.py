@@ -17,6 +17,7 @@ from .context import current as _current_context
 
 _isfinite = math.isfinite
 _new = object.__new__
+_ADD, _MUL = P.ADD, P.MUL
 
 
 def _describe(v: "Value") -> str:
@@ -51,7 +52,7 @@ def _unary(prim: P.Primitive, x: "Value") -> "Value":
     out.data = y
     out.grad = 0.0
     out.label = ""
-    out._b = None
+    out._b = out._mark = None
     recording, out._scope = _current_context()
     if recording:
         out._prim = prim
@@ -72,6 +73,7 @@ def _binary(prim: P.Primitive, a: "Value", b: "Value") -> "Value":
     out.data = y
     out.grad = 0.0
     out.label = ""
+    out._mark = None
     recording, out._scope = _current_context()
     if recording:
         out._prim = prim
@@ -88,7 +90,7 @@ def _constant(x: float) -> "Constant":
     out.data = x
     out.grad = 0.0
     out.label = ""
-    out._prim = out._a = out._b = None
+    out._prim = out._a = out._b = out._mark = None
     out._scope = _current_context().scope
     return out
 
@@ -121,10 +123,11 @@ class Value:
     Values hash and compare by identity, so they can be set members and dict keys.
     """
 
-    # Parents and local derivatives sit in slots, not tuples: 127 bytes a node instead of ~220.
+    # Parents and local derivatives sit in slots, not tuples: 135 bytes a node instead of ~220.
     # A leaf has _prim = _a = _b = None and no _da/_db; a unary node has _b = None and no _db;
-    # readers test _a/_b before reading the derivatives.
-    __slots__ = ("data", "grad", "label", "_prim", "_a", "_b", "_da", "_db", "_scope")
+    # readers test _a/_b before reading the derivatives. _mark is topological_order's
+    # "visited in this traversal" flag (faster than a set of visited nodes).
+    __slots__ = ("data", "grad", "label", "_prim", "_a", "_b", "_da", "_db", "_scope", "_mark")
 
     def __init__(self, data, label: str = ""):
         if not isinstance(label, str):
@@ -136,7 +139,7 @@ class Value:
             self.data = _as_real(data, "Value()")
         self.grad = 0.0
         self.label = label
-        self._prim = self._a = self._b = None
+        self._prim = self._a = self._b = self._mark = None
         self._scope = _current_context().scope
 
     # ------------------------------------------------------------ the graph
@@ -181,19 +184,57 @@ class Value:
 
     # ------------------------------------------------------------ primitives
 
+    # + and * make most of a network's nodes, so they are _binary(P.ADD/P.MUL, ...) written
+    # out with the table's forward and local derivatives inlined (tests check they agree).
+
     def __add__(self, other):
         if other.__class__ is not Value:
             other = _operand(other)
             if other is NotImplemented:
                 return other
-        return _binary(P.ADD, self, other)
+        y = self.data + other.data
+        if y - y != 0.0:  # inf or nan
+            return _binary(P.ADD, self, other)  # raises the overflow error
+        out = _new(Value)
+        out.data = y
+        out.grad = 0.0
+        out.label = ""
+        out._mark = None
+        recording, out._scope = _current_context()
+        if recording:
+            out._prim = _ADD
+            out._a = self
+            out._b = other
+            out._da = out._db = 1.0
+        else:
+            out._prim = out._a = out._b = None
+        return out
 
     def __mul__(self, other):
         if other.__class__ is not Value:
             other = _operand(other)
             if other is NotImplemented:
                 return other
-        return _binary(P.MUL, self, other)
+        ad = self.data
+        bd = other.data
+        y = ad * bd
+        if y - y != 0.0:
+            return _binary(P.MUL, self, other)
+        out = _new(Value)
+        out.data = y
+        out.grad = 0.0
+        out.label = ""
+        out._mark = None
+        recording, out._scope = _current_context()
+        if recording:
+            out._prim = _MUL
+            out._a = self
+            out._b = other
+            out._da = bd
+            out._db = ad
+        else:
+            out._prim = out._a = out._b = None
+        return out
 
     def max(self, other) -> "Value":
         """max(self, other); the gradient goes to the larger, split ½/½ on a tie."""

@@ -485,3 +485,56 @@ def test_micrograd_graph_walk_and_training_step():
     assert all(child in nodes and parent in nodes for child, parent in edges)
     assert {n._op for n in nodes} >= {"", "+", "*", "relu"}
     assert loss._prev == loss.parents and isinstance(loss._prev, tuple)
+
+
+def test_push_scope_and_pop_scope_are_scope_without_a_with_block():
+    from scalargrad.context import pop_scope, push_scope
+
+    a = Value(1.0)
+    outer = push_scope("layers.0")
+    inner = push_scope("neurons.2")
+    b = a * 2
+    pop_scope(inner)
+    c = a * 3
+    pop_scope(outer)
+    d = a * 4
+    assert (b.scope, c.scope, d.scope) == ("layers.0.neurons.2", "layers.0", "")
+    with pytest.raises(ValueError, match="non-empty string name, got 3"):
+        push_scope(3)
+    with pytest.raises(ValueError, match="non-empty string name, got ''"):
+        scope("")
+    assert (a * 5).scope == ""  # a refused name leaves the scope as it was
+
+
+def test_scopes_keep_their_names_past_the_cache_limit():
+    from scalargrad import context
+
+    for i in range(context._CHILDREN_LIMIT + 10):
+        with scope(f"step{i}"), scope("inner"):
+            v = Value(1.0) * 2
+        assert v.scope == f"step{i}.inner"
+    assert len(context._CHILDREN) <= context._CHILDREN_LIMIT
+
+
+def test_threads_sorting_one_shared_graph_at_once_each_get_the_whole_order():
+    import sys
+    import threading
+
+    xs = [Value(float(i)) for i in range(50)]
+    layer = xs
+    for _ in range(40):  # a lattice: every node reached along many paths
+        layer = [a * 0.5 + b * 0.5 for a, b in zip(layer, layer[1:] + layer[:1])]
+    root = sum(layer)
+    expected = topological_order(root)
+    results, switch = [], sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=lambda: results.append(topological_order(root))) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert len(results) == 4 and all(r == expected for r in results)
+    assert len(expected) == len(set(expected))

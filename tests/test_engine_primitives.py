@@ -3,6 +3,7 @@ differences, the node it makes (op name, parents, recorded local derivatives), a
 its edge points (ties of max, relu at 0, sigmoid/tanh far out)."""
 
 import math
+import re
 
 import pytest
 
@@ -355,3 +356,25 @@ def test_gradcheck_accepts_values_and_leaves_their_grad_alone():
     assert gradcheck(lambda v: v.sigmoid() * v, [x])
     assert gradcheck(lambda v: v**3, x)
     assert x.grad == 5.0 and x.data == 0.7
+
+
+# + and * are written out in Value for speed; they must make exactly the node the table describes.
+@pytest.mark.parametrize("x0, y0", [(1.5, -2.25), (0.0, 3.0), (-1e-300, 1e-10), (1e154, 1e154), (7.0, 7.0)])
+@pytest.mark.parametrize("op, primitive", [(lambda a, b: a + b, "+"), (lambda a, b: a * b, "*")])
+def test_add_and_mul_fast_paths_make_the_tables_node(op, primitive, x0, y0):
+    from scalargrad.primitives import TABLE
+
+    entry = next(p for p in TABLE if p.name == primitive)
+    a, b = Value(x0), Value(y0)
+    out = op(a, b)
+    assert out.primitive is entry and out.op == primitive and out.parents == (a, b)
+    assert out.data == entry.forward(x0, y0)
+    assert out.local_grads == tuple(entry.local(x0, y0, out.data))
+    assert out.grad == 0.0 and out.label == "" and out.scope == ""
+
+
+@pytest.mark.parametrize("op, name", [(lambda a, b: a + b, "+"), (lambda a, b: a * b, "*")])
+def test_add_and_mul_fast_paths_refuse_overflow_like_the_other_primitives(op, name):
+    a, b = Value(1.5e308, "a"), Value(1.5e308)
+    with pytest.raises(OverflowError, match=rf"^{re.escape(name)}: .*overflows.*'a'"):
+        op(a, b)
