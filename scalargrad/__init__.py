@@ -17,5 +17,24 @@ __all__ = [
     "gradcheck",
     "numerical_gradient",
     "topological_order",
+    "draw",
+    "draw_dot",
 ]
 __version__ = "0.1.0"
+
+# Drawing imports graphviz; load it on first use so that `import scalargrad` stays light.
+_LAZY = {
+    "draw": "drawing",
+    "draw_dot": "drawing",
+    "Picture": "picture",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'scalargrad' has no attribute {name!r}")

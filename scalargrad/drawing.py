@@ -1,0 +1,369 @@
+"""Pictures of a Value graph: each node's forward value and gradient, as the lecture slides draw them.
+
+A value node is a record ``label | data … | grad …``; the operation that made it is an
+oval feeding it (as micrograd's ``draw_dot``). Node names come from the topological
+order (``v0``, ``v1``, … and ``o3`` for the operation that made ``v3``), never from
+``id()``, so the same expression always gives byte-identical DOT.
+
+Leaves are told apart by colour: inputs blue, parameters amber (pass ``params=``),
+constants grey and dashed; the output has a thick green border.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from .autograd import topological_order
+from .picture import Picture
+from .render import BACKENDS
+from .value import Constant, Value
+
+DEFAULT_MAX_NODES = 500
+RANKDIRS = ("LR", "TB")
+GROUP_MODES = (None, "box", "collapse")
+
+KIND_STYLE = {
+    "output": {"color": "#15803d", "fillcolor": "#dcfce7", "penwidth": "2.5"},
+    "input": {"color": "#1d4ed8", "fillcolor": "#dbeafe"},
+    "parameter": {"color": "#b45309", "fillcolor": "#fef3c7", "penwidth": "1.5"},
+    "constant": {"color": "#6b7280", "fillcolor": "#f3f4f6", "fontcolor": "#4b5563", "style": "filled,dashed"},
+    "intermediate": {"color": "black", "fillcolor": "white"},
+}
+CURRENT_STYLE = {"color": "#dc2626", "fillcolor": "#fde68a", "penwidth": "3"}
+GROUP_STYLE = {"shape": "box", "style": "rounded,filled", "color": "#6d28d9", "fillcolor": "#ede9fe"}
+
+
+class GraphTooLarge(ValueError):
+    """The graph has more nodes than ``max_nodes`` allows."""
+
+
+# ---------------------------------------------------------------- text
+
+
+def _escape_table() -> dict:
+    table = {code: f"\\\\x{code:02x}" for code in [*range(32), *range(127, 160)]}
+    table.update({ord("\\"): "\\\\", ord('"'): '\\"', ord("\n"): "\\n", ord("\t"): " ", ord("&"): "&amp;"})
+    table.update({ord(c): "\\" + c for c in "{}|<>"})
+    return table
+
+
+_ESCAPES = _escape_table()
+
+
+def escape(text: str) -> str:
+    """``text`` as a Graphviz label part that shows exactly ``text``, in a record or a plain label.
+
+    Backslashes, quotes and the record characters ``{ } | < >`` are backslash-escaped,
+    ``&`` becomes ``&amp;`` (Graphviz decodes entities), a newline becomes a line break,
+    a tab a space, and other control characters are shown as ``\\xNN``.
+    """
+    return text.replace("\r\n", "\n").replace("\r", "\n").translate(_ESCAPES)
+
+
+def format_number(x: float, digits: int) -> str:
+    """``x`` to ``digits`` significant digits, as the slides write it: -12, 0.7311, 1e-08."""
+    s = f"{x:.{digits}g}"
+    return "0" if s == "-0" else s
+
+
+# ---------------------------------------------------------------- options
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to draw; see ``draw`` for the meaning of each."""
+
+    rankdir: str = "LR"
+    show_grad: bool = True
+    edge_labels: bool = False
+    digits: int = 4
+    max_nodes: int | None = DEFAULT_MAX_NODES
+    group: str | None = None
+    group_depth: int | None = None
+    params: frozenset = frozenset()
+    color_grads: bool = False
+    backend: str = "auto"
+
+    @classmethod
+    def checked(cls, params: Iterable = (), **given) -> "Options":
+        """Options from keyword arguments, each checked, with a message naming what was wrong."""
+        o = cls(params=_check_params(params), **given)
+        if o.rankdir not in RANKDIRS:
+            raise ValueError(f"rankdir must be 'LR' (left to right) or 'TB' (top to bottom), got {o.rankdir!r}")
+        if isinstance(o.digits, bool) or not isinstance(o.digits, int) or not 1 <= o.digits <= 17:
+            raise ValueError(f"digits (significant digits) must be a whole number from 1 to 17, got {o.digits!r}")
+        if o.max_nodes is not None and (isinstance(o.max_nodes, bool) or not isinstance(o.max_nodes, int) or o.max_nodes < 1):
+            raise ValueError(f"max_nodes must be a positive whole number or None (no limit), got {o.max_nodes!r}")
+        if o.group not in GROUP_MODES:
+            raise ValueError(f"group must be None, 'box' or 'collapse', got {o.group!r}")
+        if o.group_depth is not None and (isinstance(o.group_depth, bool) or not isinstance(o.group_depth, int) or o.group_depth < 1):
+            raise ValueError(f"group_depth must be a positive whole number or None (full scope names), got {o.group_depth!r}")
+        if o.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {o.backend!r}")
+        return o
+
+    def group_of(self, node: Value) -> str:
+        """The group a node is drawn in: its scope, cut to ``group_depth`` parts ('' for none)."""
+        if self.group is None or not node.scope:
+            return ""
+        if self.group_depth is None:
+            return node.scope
+        return ".".join(node.scope.split(".")[: self.group_depth])
+
+
+def _check_params(params) -> frozenset:
+    if isinstance(params, Value):
+        params = (params,)
+    try:
+        params = tuple(params)
+    except TypeError:
+        raise TypeError(f"params must be an iterable of Values (e.g. model.parameters()), got {type(params).__name__}") from None
+    for i, p in enumerate(params):
+        if not isinstance(p, Value):
+            raise TypeError(f"params[{i}] must be a Value, got {type(p).__name__} {p!r}")
+    return frozenset(params)
+
+
+# ---------------------------------------------------------------- the picture
+
+
+def draw(
+    root: Value,
+    *,
+    rankdir: str = "LR",
+    show_grad: bool = True,
+    edge_labels: bool = False,
+    digits: int = 4,
+    max_nodes: int | None = DEFAULT_MAX_NODES,
+    group: str | None = None,
+    group_depth: int | None = None,
+    params: Iterable = (),
+    color_grads: bool = False,
+    backend: str = "auto",
+    format: str = "svg",
+) -> Picture:
+    """The computation graph ending at ``root``, with every node's data and grad.
+
+    * ``rankdir``: ``"LR"`` (left to right) or ``"TB"`` (top to bottom).
+    * ``show_grad``: show each node's ``.grad`` (as it is now: call ``backward()`` first).
+    * ``edge_labels``: label each edge with the local derivative ∂node/∂parent, and with
+      show_grad also ``local × upstream grad = contribution`` (the chain rule at each gate).
+    * ``digits``: significant digits of every number.
+    * ``max_nodes``: refuse (``GraphTooLarge``) a graph with more value nodes; ``None`` for no limit.
+    * ``group``: ``"box"`` draws nodes made inside ``scalargrad.scope(name)`` in a box per
+      scope; ``"collapse"`` draws each scope as one node showing its outputs' data and grad.
+      ``group_depth=n`` groups by the first ``n`` parts of dotted scope names.
+    * ``params``: Values to draw as parameters (e.g. ``model.parameters()``); other
+      non-constant leaves are drawn as inputs.
+    * ``color_grads``: fill value nodes red (negative grad) or blue (positive), deeper for larger |grad|.
+    * ``backend``: ``"auto"``, ``"dot"`` (system Graphviz) or ``"wasm"`` (built in).
+    * ``format``: accepted for micrograd's ``draw_dot(root, format="svg")``; the picture
+      can be saved in any format anyway.
+
+    Returns a ``Picture`` (shown as an image by Jupyter; ``.source``, ``.svg()``, ``.save(path)``).
+    ``root`` and its graph are not changed.
+    """
+    if format not in ("svg", "png"):
+        raise ValueError(f"format must be 'svg' or 'png', got {format!r}; save other formats with .save(path)")
+    options = Options.checked(
+        params=params, rankdir=rankdir, show_grad=show_grad, edge_labels=edge_labels, digits=digits,
+        max_nodes=max_nodes, group=group, group_depth=group_depth, color_grads=color_grads, backend=backend,
+    )
+    order = graph_nodes(root, options)
+    return Picture(dot_source(order, options, grad_of=_current_grad), backend)
+
+
+draw_dot = draw
+
+
+def _current_grad(node: Value) -> float:
+    return node.grad
+
+
+def graph_nodes(root: Value, options: Options) -> list:
+    """The nodes ``root`` depends on in topological order, refused if there are too many to draw."""
+    if not isinstance(root, Value):
+        raise TypeError(f"draw needs a Value (the output of an expression), got {type(root).__name__} {root!r}")
+    order = topological_order(root)
+    if options.max_nodes is not None:
+        count = _drawn_node_count(order, options)
+        if count > options.max_nodes:
+            raise GraphTooLarge(_too_large_message(order, count, options))
+    return order
+
+
+def _drawn_node_count(order: list, options: Options) -> int:
+    if options.group != "collapse":
+        return len(order)
+    groups = {options.group_of(n) for n in order}
+    return sum(1 for n in order if not options.group_of(n)) + len(groups - {""})
+
+
+def _too_large_message(order: list, count: int, options: Options) -> str:
+    what = "value nodes" if options.group != "collapse" else "nodes with its scopes collapsed"
+    message = (
+        f"the graph has {count} {what}, more than max_nodes={options.max_nodes}; "
+        f"to draw it anyway pass max_nodes={count} (or max_nodes=None)"
+    )
+    if options.group == "collapse":
+        return message + ", or collapse bigger groups with a smaller group_depth"
+    if any(n.scope for n in order):
+        return message + ", or draw each scope as one node with group='collapse'"
+    return message + ", or build it inside `with scalargrad.scope(name):` blocks and draw with group='collapse'"
+
+
+def dot_source(
+    order: list,
+    options: Options,
+    grad_of: Callable[[Value], float | None],
+    current: Value | None = None,
+    caption: str = "",
+) -> str:
+    """DOT text for the nodes in ``order`` (topological, output last).
+
+    ``grad_of(node)`` gives the gradient to show (None shows a blank); ``current`` is
+    highlighted; ``caption`` is written above the graph.
+    """
+    import graphviz
+
+    index = {node: i for i, node in enumerate(order)}
+    root = order[-1]
+    fmt = lambda x: format_number(x, options.digits)  # noqa: E731
+    graph = graphviz.Digraph(
+        "scalargrad",
+        graph_attr={"rankdir": options.rankdir, "fontname": "Helvetica", "nodesep": "0.25", "ranksep": "0.35"},
+        node_attr={"fontname": "Helvetica", "fontsize": "11", "style": "filled"},
+        edge_attr={"fontname": "Helvetica", "fontsize": "9", "color": "#4b5563"},
+    )
+    if caption:
+        graph.attr(label=graphviz.nohtml(escape(caption)), labelloc="t")
+
+    collapse = options.group == "collapse"
+    group = {node: options.group_of(node) for node in order}
+    grads = [g for g in map(grad_of, order) if g is not None]
+    grad_scale = max((abs(g) for g in grads), default=0.0)
+
+    def value_node(target, node: Value) -> None:
+        i = index[node]
+        fields = [escape(node.label)] if node.label else []
+        fields.append(f"data {fmt(node.data)}")
+        if options.show_grad:
+            g = grad_of(node)
+            fields.append("grad " + ("" if g is None else fmt(g)))
+        record = " | ".join(fields)
+        record = "{ " + record + " }" if options.rankdir == "LR" else record
+        kind = _kind(node, root, options.params)
+        style = dict(KIND_STYLE[kind])
+        if options.color_grads and grad_of(node) is not None:
+            style["fillcolor"] = _grad_colour(grad_of(node), grad_scale)
+        if node is current:
+            style.update(CURRENT_STYLE)
+        target.node(f"v{i}", graphviz.nohtml(record), shape="record", **style)
+        if not node.is_leaf:
+            target.node(f"o{i}", graphviz.nohtml(escape(node.op)), shape="ellipse", fillcolor="#f9fafb", fontsize="10")
+
+    def group_node(target, name: str, members: list) -> None:
+        outputs = [n for n in members if n is root or any(group[c] != name for c in consumers[n])]
+        lines = [escape(name), f"({len(members)} nodes)"]
+        for n in outputs[:8]:
+            text = f"{escape(n.label) + ': ' if n.label else 'out: '}data {fmt(n.data)}"
+            if options.show_grad:
+                g = grad_of(n)
+                text += "  grad " + ("" if g is None else fmt(g))
+            lines.append(text)
+        if len(outputs) > 8:
+            lines.append(f"… {len(outputs) - 8} more outputs")
+        target.node(group_id[name], graphviz.nohtml("\\n".join(lines)), **GROUP_STYLE)
+
+    members: dict[str, list] = {}
+    for node in order:
+        members.setdefault(group[node], []).append(node)
+    consumers: dict[Value, list] = {node: [] for node in order}
+    for node in order:
+        for parent in node.parents:
+            consumers[parent].append(node)
+    group_id = {name: f"g{k}" for k, name in enumerate(n for n in members if n)}
+
+    # Nodes: ungrouped ones at the top level, the others boxed or collapsed per group.
+    for node in members.get("", []):
+        value_node(graph, node)
+    if collapse:
+        for name in group_id:
+            group_node(graph, name, members[name])
+    else:
+        _boxes(graph, [n for n in members if n], lambda target, name: [value_node(target, n) for n in members[name]])
+
+    def source_id(node: Value) -> str:
+        return group_id[group[node]] if collapse and group[node] else f"v{index[node]}"
+
+    # Edges, in topological order: parent -> op -> value; into a collapsed group once per source.
+    linked = set()
+    for node in order:
+        i = index[node]
+        if collapse and group[node]:
+            for parent in node.parents:
+                edge = (source_id(parent), group_id[group[node]])
+                if group[parent] != group[node] and edge not in linked:
+                    linked.add(edge)
+                    graph.edge(*edge)
+            continue
+        if node.is_leaf:
+            continue
+        graph.edge(f"o{i}", f"v{i}")
+        upstream = grad_of(node) if options.show_grad else None
+        for parent, local in zip(node.parents, node.local_grads):
+            label = None
+            if options.edge_labels:
+                label = f"local {fmt(local)}"
+                if upstream is not None:
+                    label += f" × {fmt(upstream)} = {fmt(local * upstream)}"
+            graph.edge(source_id(parent), f"o{i}", label=label)
+    return graph.source
+
+
+def _boxes(graph, names: list, emit: Callable) -> None:
+    """Nest a Graphviz cluster per dotted scope name: ``a.b`` is boxed inside ``a``."""
+    import graphviz
+
+    wanted = set(names)
+    prefixes = []  # every box to draw, parents first, in order of first appearance
+    for name in names:
+        parts = name.split(".")
+        for k in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:k])
+            if prefix not in prefixes:
+                prefixes.append(prefix)
+    counter = iter(range(len(prefixes)))
+
+    def box(target, prefix: str) -> None:
+        with target.subgraph(name=f"cluster_{next(counter)}") as cluster:
+            cluster.attr(label=graphviz.nohtml(escape(prefix)), style="rounded,dashed", color="#7c3aed",
+                         fontcolor="#6d28d9", fontsize="10")
+            if prefix in wanted:
+                emit(cluster, prefix)
+            for child in prefixes:
+                if child.rpartition(".")[0] == prefix:
+                    box(cluster, child)
+
+    for prefix in prefixes:
+        if "." not in prefix:
+            box(graph, prefix)
+
+
+def _kind(node: Value, root: Value, params: frozenset) -> str:
+    if node is root:
+        return "output"
+    if not node.is_leaf:
+        return "intermediate"
+    if isinstance(node, Constant):
+        return "constant"
+    return "parameter" if node in params else "input"
+
+
+def _grad_colour(g: float, scale: float) -> str:
+    """White for 0, towards red for negative and blue for positive gradients, by |g| / scale."""
+    t = 0.0 if scale == 0.0 else min(1.0, abs(g) / scale)
+    r, gr, b = (220, 38, 38) if g < 0 else (37, 99, 235)
+    mix = lambda c: round(255 + (c - 255) * 0.65 * t)  # noqa: E731 - keeps black text readable
+    return f"#{mix(r):02x}{mix(gr):02x}{mix(b):02x}"

@@ -1,0 +1,98 @@
+"""``Picture``: a drawn graph, shown by Jupyter and saved as .svg, .png, .dot or .pdf."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from . import render
+
+#: File extensions ``Picture.save`` writes, and what it writes for each.
+FORMATS = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot", ".pdf": "pdf"}
+
+
+class Picture:
+    """A graph picture: ``.source`` is its DOT text; it renders on demand and caches the SVG.
+
+    ``backend`` is ``"auto"`` (system ``dot`` if on PATH, else the built-in WebAssembly
+    Graphviz), ``"dot"`` or ``"wasm"``.
+    """
+
+    def __init__(self, source: str, backend: str = "auto"):
+        if backend not in render.BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(map(repr, render.BACKENDS))}, got {backend!r}")
+        self.source = source
+        self.backend = backend
+        self._svg: str | None = None
+
+    def svg(self) -> str:
+        """The picture as SVG text (rendered once, then cached)."""
+        if self._svg is None:
+            self._svg = render.render_svg(self.source, self.backend)
+        return self._svg
+
+    def png(self) -> bytes:
+        """The picture as PNG bytes (rasterised from the SVG)."""
+        return render.render_png(self.svg())
+
+    def pdf(self) -> bytes:
+        """The picture as PDF bytes (needs the system ``dot``)."""
+        return render.render_pdf(self.source)
+
+    def save(self, path) -> Path:
+        """Write the picture to ``path``, in the format its extension names (.svg .png .dot .gv .pdf).
+
+        The file is written whole or not at all: the picture is made first, then
+        written to a temporary file that replaces ``path``.
+        """
+        path = Path(path)
+        fmt = FORMATS.get(path.suffix.lower())
+        if fmt is None:
+            raise ValueError(
+                f"cannot tell the picture format from {str(path)!r}: "
+                f"the file name must end in one of {', '.join(FORMATS)}"
+            )
+        if not path.parent.is_dir():
+            raise FileNotFoundError(f"cannot save {str(path)!r}: the folder {str(path.parent)!r} does not exist")
+        data = {"svg": lambda: self.svg().encode("utf-8"), "png": self.png, "pdf": self.pdf,
+                "dot": lambda: self.source.encode("utf-8")}[fmt]()
+        write_atomically(path, data)
+        return path
+
+    def render(self, filename: str = "graph", format: str = "svg") -> str:
+        """micrograd/graphviz-style ``render``: write ``filename.format`` and return its name."""
+        target = f"{filename}.{format}"
+        self.save(target)
+        return target
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        # Jupyter must show a picture or a sentence, never a traceback.
+        try:
+            return {"image/svg+xml": self.svg()}
+        except Exception as error:  # noqa: BLE001 - any failure becomes a readable message
+            return {"text/plain": f"(could not draw the graph: {error})\n{self.source}"}
+
+    def _repr_svg_(self) -> str | None:
+        try:
+            return self.svg()
+        except Exception:  # noqa: BLE001
+            return None
+
+    def __str__(self) -> str:
+        return self.source
+
+    def __repr__(self) -> str:
+        return f"<Picture: {self.source.count(chr(10))} lines of DOT; .svg(), .save('graph.svg')>"
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that ``path`` is either untouched or complete."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
