@@ -1,0 +1,22 @@
+"""nn: neurons, layers, MLPs, losses, optimizers and data on scalargrad Values.
+
+PyTorch's names where PyTorch has one, micrograd's where micrograd has one::
+
+    from nn import MLP
+    model = MLP(2, [16, 16, 1])          # micrograd's demo model; one output -> a Value
+"""
+
+from . import activations, data, init, losses, optim
+from .layers import MLP, Dropout, Layer, Linear, Neuron, ReLU, Sequential, Sigmoid, Tanh
+from .losses import bce, bce_with_logits, cross_entropy, hinge, l1, l2_penalty, log_softmax, mse, softmax
+from .module import Module
+from .optim import SGD, Adagrad, Adam, AdamW, RMSprop
+from .train import DivergenceError, accuracy, fit
+
+__all__ = [
+    "Module", "Neuron", "Layer", "MLP", "Linear", "ReLU", "Tanh", "Sigmoid", "Dropout", "Sequential",
+    "mse", "l1", "bce", "bce_with_logits", "softmax", "log_softmax", "cross_entropy", "hinge", "l2_penalty",
+    "SGD", "Adagrad", "RMSprop", "Adam", "AdamW",
+    "fit", "accuracy", "DivergenceError",
+    "activations", "data", "init", "losses", "optim",
+]

@@ -19,6 +19,8 @@ __all__ = [
     "topological_order",
     "draw",
     "draw_dot",
+    "backward_steps",
+    "save_steps",
 ]
 __version__ = "0.1.0"
 
@@ -27,6 +29,9 @@ _LAZY = {
     "draw": "drawing",
     "draw_dot": "drawing",
     "Picture": "picture",
+    "backward_steps": "steps",
+    "save_steps": "steps",
+    "steps_widget": "steps",
 }
 
 

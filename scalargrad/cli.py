@@ -1,10 +1,252 @@
 """The ``scalargrad draw`` subcommand. The ``scalargrad`` console script itself lives in
-``nn/cli.py``, which adds the training commands (``scalargrad`` never imports ``nn``)."""
+``nn/cli.py``, which adds the training commands (``scalargrad`` never imports ``nn``).
+
+``scalargrad draw "(x + y) * z" x=-2 y=5 z=-4 -o graph.svg`` parses the expression with
+:mod:`ast` and a whitelist (numbers, variables, ``+ - * / **``, unary minus, and calls of
+exp, log, relu, tanh, sigmoid, max) — it is never ``eval``-ed — then runs backward,
+prints every variable's gradient and writes the picture.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ast
+import math
+import operator
+import sys
+from pathlib import Path
+
+FUNCTIONS = {"exp": 1, "log": 1, "relu": 1, "tanh": 1, "sigmoid": 1, "max": 2}
+OUTPUTS = (".svg", ".png", ".dot", ".html")
+ALLOWED = "numbers, variables, + - * / **, unary minus, and calls of " + ", ".join(FUNCTIONS)
+_BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+
+
+class Refused(ValueError):
+    """The command line asks for something the draw command will not do; the message says what."""
 
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
     """Add this package's subcommands (``draw``) to the ``scalargrad`` command's parser."""
+    parser = subparsers.add_parser(
+        "draw",
+        help="draw an expression's graph with every node's value and gradient",
+        description="Evaluate EXPR at the given values, backpropagate, print each variable's gradient "
+        f"and draw the graph. EXPR may use {ALLOWED}.",
+        epilog='example: scalargrad draw "(x + y) * z" x=-2 y=5 z=-4 -o graph.svg',
+    )
+    parser.add_argument("expression", metavar="EXPR", help='the expression, e.g. "(x + y) * z"')
+    parser.add_argument("values", metavar="NAME=VALUE", nargs="*", help="a value for each variable, e.g. x=-2")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write the picture: .svg, .png, .dot, or .html (backprop step by step)")
+    parser.add_argument("--rankdir", choices=("LR", "TB"), default="LR", help="left to right (default) or top to bottom")
+    parser.add_argument("--digits", type=int, default=4, help="significant digits shown (default 4)")
+    parser.add_argument("--edge-labels", action="store_true", help="label edges with local gradient × upstream gradient")
+    parser.add_argument("--max-nodes", type=int, default=500, help="refuse graphs with more value nodes (default 500)")
+    parser.set_defaults(func=lambda args: run_draw(args, parser))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """A ``scalargrad`` command with only the ``draw`` subcommand (``python -m scalargrad draw ...``)."""
+    parser = argparse.ArgumentParser(prog="scalargrad", description="scalargrad: pictures of backpropagation")
+    register(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def run_draw(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Carry out ``scalargrad draw``; a refusal prints why and exits with status 2, writing nothing."""
+    try:
+        output = _check_output(args.output)
+        values = parse_assignments(args.values)
+        root, variables = evaluate(args.expression, values)
+        root.backward()
+        written = _write(root, output, args) if output else None
+    except Refused as error:
+        parser.error(str(error))  # prints usage and the message, exits 2
+    except (ArithmeticError, ValueError, TypeError) as error:
+        parser.error(f"cannot evaluate {args.expression!r}: {error}")
+    print(gradient_table(args.expression, root, variables, args.digits))
+    if written:
+        print(f"wrote {written}")
+    return 0
+
+
+def _check_output(output: str | None) -> Path | None:
+    if output is None:
+        return None
+    path = Path(output)
+    if path.suffix.lower() not in OUTPUTS:
+        raise Refused(f"the output file {output!r} must end in one of {', '.join(OUTPUTS)}")
+    if not path.parent.is_dir():
+        raise Refused(f"the output folder {str(path.parent)!r} does not exist")
+    return path
+
+
+def _write(root, path: Path, args) -> str:
+    from .drawing import GraphTooLarge, draw
+    from .render import RenderError
+    from .steps import save_steps
+
+    options = dict(rankdir=args.rankdir, digits=args.digits, max_nodes=args.max_nodes)
+    try:
+        if path.suffix.lower() == ".html":
+            save_steps(root, path, **options)
+        else:
+            draw(root, edge_labels=args.edge_labels, **options).save(path)
+    except (GraphTooLarge, RenderError) as error:
+        raise Refused(str(error)) from None
+    return str(path)
+
+
+def parse_assignments(items: list[str]) -> dict[str, float]:
+    """``["x=-2", "y=5"]`` as ``{"x": -2.0, "y": 5.0}``, refusing anything else by name."""
+    values: dict[str, float] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep:
+            raise Refused(f"{item!r} is not NAME=VALUE (e.g. x=-2)")
+        if not name.isidentifier():
+            raise Refused(f"{name!r} in {item!r} is not a variable name")
+        if name in FUNCTIONS:
+            raise Refused(f"{name!r} is a function name, not a variable")
+        if name in values:
+            raise Refused(f"{name!r} is given twice")
+        try:
+            number = float(text)
+        except ValueError:
+            raise Refused(f"the value of {name} must be a number, got {text!r}") from None
+        if not math.isfinite(number):
+            raise Refused(f"the value of {name} must be a finite number, got {text!r}")
+        values[name] = number
+    return values
+
+
+def evaluate(expression: str, values: dict[str, float]):
+    """Build the Value graph of ``expression`` with the given variable values.
+
+    Returns ``(root, {name: Value})``, the variables in the order ``values`` gives them. Anything
+    outside the whitelist, an unknown variable or an unused value is ``Refused``.
+    """
+    from .value import Value
+
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
+        reason = error.msg if isinstance(error, SyntaxError) else type(error).__name__
+        raise Refused(f"{expression!r} is not a valid expression ({reason})") from None
+    names = _check_tree(tree, expression)
+    if not names:
+        raise Refused(f"{expression!r} has no variables: there is nothing to differentiate")
+    missing = [n for n in names if n not in values]
+    if missing:
+        raise Refused(f"no value given for the variable {missing[0]!r}; add {missing[0]}=NUMBER")
+    unused = [n for n in values if n not in names]
+    if unused:
+        raise Refused(f"{unused[0]}={values[unused[0]]:g} is given, but the expression has no variable {unused[0]!r}")
+    variables = {n: Value(values[n], n) for n in values}  # in the order they were given
+    try:
+        root = _build(tree.body, variables)
+    except RecursionError:
+        raise Refused("the expression is nested too deeply") from None
+    if not isinstance(root, Value):  # e.g. "0 * x" folds to no Value only if x is unused, so this is a guard
+        raise Refused(f"{expression!r} does not depend on its variables")
+    return root, variables
+
+
+def _check_tree(tree: ast.Expression, source: str) -> list[str]:
+    """Refuse every node outside the whitelist; return the variable names it uses."""
+    names: list[str] = []
+    callees = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    for node in ast.walk(tree):
+        problem = _disallowed(node)
+        if problem:
+            snippet = ast.get_source_segment(source, node) or type(node).__name__
+            raise Refused(f"{problem}: `{snippet}`; an expression may use {ALLOWED}")
+        if isinstance(node, ast.Name):
+            if node.id in FUNCTIONS and id(node) not in callees:
+                raise Refused(f"the function {node.id!r} must be called, e.g. {node.id}(x)")
+            if node.id not in FUNCTIONS and node.id not in names:
+                names.append(node.id)
+    return names
+
+
+_OPERATORS = {ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>",
+              ast.BitOr: "|", ast.BitXor: "^", ast.BitAnd: "&", ast.Not: "not", ast.Invert: "~"}
+_SYNTAX = {ast.Attribute: "attribute access is not allowed", ast.Subscript: "subscripts are not allowed",
+           ast.Lambda: "lambda is not allowed", ast.Compare: "comparisons are not allowed",
+           ast.BoolOp: "and/or are not allowed", ast.IfExp: "if/else is not allowed",
+           ast.NamedExpr: "assignment (:=) is not allowed", ast.Starred: "* unpacking is not allowed"}
+
+
+def _disallowed(node: ast.AST) -> str | None:
+    """Why one syntax node is refused, or None if it is allowed."""
+    allowed = (ast.Expression, ast.Load, ast.USub, ast.UAdd, *_BINARY)
+    if isinstance(node, allowed):
+        return None
+    if isinstance(node, (ast.BinOp, ast.UnaryOp)):
+        op = type(node.op)
+        return None if op in _BINARY or op in (ast.USub, ast.UAdd) else f"the operator {_OPERATORS.get(op, op.__name__)} is not allowed"
+    if isinstance(node, tuple(_OPERATORS)):
+        return f"the operator {_OPERATORS[type(node)]} is not allowed"
+    if isinstance(node, ast.Constant):
+        ok = isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
+        return None if ok else f"the constant {node.value!r} is not a number"
+    if isinstance(node, ast.Name):
+        return None if not node.id.startswith("_") else f"the name {node.id!r} is not allowed (names must not start with _)"
+    if isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+            return "only exp, log, relu, tanh, sigmoid and max may be called, not this call"
+        name, arity = node.func.id, FUNCTIONS[node.func.id]
+        if node.keywords:
+            return f"{name} takes no keyword arguments"
+        if len(node.args) != arity:
+            return f"{name} takes {arity} argument{'s' if arity > 1 else ''}, got {len(node.args)}"
+        return None
+    return _SYNTAX.get(type(node), f"the syntax {type(node).__name__} is not allowed")
+
+
+def _build(node: ast.AST, variables: dict):
+    """The value of one checked syntax node: a Value, or a float for constant parts."""
+    if isinstance(node, ast.Constant):
+        return float(node.value)  # floats, so 9**9**9 overflows at once instead of running forever
+    if isinstance(node, ast.Name):
+        return variables[node.id]
+    if isinstance(node, ast.UnaryOp):
+        operand = _build(node.operand, variables)
+        return -operand if isinstance(node.op, ast.USub) else operand
+    if isinstance(node, ast.BinOp):
+        left, right = _build(node.left, variables), _build(node.right, variables)
+        op = _BINARY[type(node.op)]
+        if op == "**" and not isinstance(right, float):
+            raise Refused("the exponent of ** must be a number, not an expression of variables")
+        try:
+            result = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow}[op](left, right)
+        except OverflowError:
+            raise Refused(f"{left!r} {op} {right!r} overflows a float") from None
+        if isinstance(result, complex):
+            raise Refused(f"{left!r} ** {right!r} is not a real number")
+        return result
+    name = node.func.id
+    args = [_build(a, variables) for a in node.args]
+    from .value import Value
+
+    first = args[0] if isinstance(args[0], Value) else Value(args[0])
+    return first.max(args[1]) if name == "max" else getattr(first, name)()
+
+
+def gradient_table(expression: str, root, variables: dict, digits: int = 4) -> str:
+    """The command's printout: the expression's value, then each variable's value and gradient."""
+    from .drawing import format_number
+
+    fmt = lambda x: format_number(x, digits)  # noqa: E731
+    rows = [("variable", "value", f"gradient ∂f/∂variable")]
+    rows += [(name, fmt(v.data), fmt(v.grad)) for name, v in variables.items()]
+    widths = [max(len(r[k]) for r in rows) for k in range(3)]
+    lines = [f"f = {expression} = {fmt(root.data)}", ""]
+    lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -338,7 +338,7 @@ def _boxes(graph, names: list, emit: Callable) -> None:
 
     def box(target, prefix: str) -> None:
         with target.subgraph(name=f"cluster_{next(counter)}") as cluster:
-            cluster.attr(label=graphviz.nohtml(escape(prefix)), style="rounded,dashed", color="#7c3aed",
+            cluster.attr(label=graphviz.nohtml(escape(prefix.rpartition(".")[2])), style="rounded,dashed", color="#7c3aed",
                          fontcolor="#6d28d9", fontsize="10")
             if prefix in wanted:
                 emit(cluster, prefix)

@@ -4,7 +4,7 @@ import html
 import re
 
 _LABEL = r'label=("(?:[^"\\]|\\.)*"|[^\s\]]+)'
-NODE = re.compile(r"^\t(\w+) \[" + _LABEL + r"(.*)\]$", re.M)
+NODE = re.compile(r"^\t+(\w+) \[" + _LABEL + r"(.*)\]$", re.M)
 EDGE = re.compile(r"^\t(\w+) -> (\w+)(?: \[" + _LABEL + r"\])?$", re.M)
 
 

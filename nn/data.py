@@ -1,0 +1,116 @@
+"""Small datasets as plain lists (no numpy): ``X`` is a list of [x1, x2] rows, ``y`` a list of int labels.
+
+The random ones are deterministic for a given ``seed`` (a ``random.Random`` each).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Iterator
+
+from .init import make_rng
+
+_CORNERS = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
+
+
+def xor() -> tuple[list, list]:
+    """The four corners of the unit square, labelled x1 XOR x2: y = [0, 1, 1, 0]."""
+    return [row[:] for row in _CORNERS], [0, 1, 1, 0]
+
+
+def and_() -> tuple[list, list]:
+    """The four corners, labelled x1 AND x2: y = [0, 0, 0, 1]."""
+    return [row[:] for row in _CORNERS], [0, 0, 0, 1]
+
+
+def or_() -> tuple[list, list]:
+    """The four corners, labelled x1 OR x2: y = [0, 1, 1, 1]."""
+    return [row[:] for row in _CORNERS], [0, 1, 1, 1]
+
+
+def _check(n, noise, least: int = 1):
+    if isinstance(n, bool) or not isinstance(n, int) or n < least:
+        raise ValueError(f"n must be an int >= {least}, got {n!r}")
+    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0.0 <= noise < math.inf:
+        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+
+
+def _linspace(a: float, b: float, n: int) -> list[float]:
+    return [a] if n == 1 else [a + (b - a) * i / (n - 1) for i in range(n)]
+
+
+def _shuffled(X, y, rng):
+    order = list(range(len(X)))
+    rng.shuffle(order)
+    return [X[i] for i in order], [y[i] for i in order]
+
+
+def moons(n: int = 100, noise: float = 0.1, seed=None) -> tuple[list, list]:
+    """Two interleaving half circles (scikit-learn's make_moons): ⌈n/2⌉… points on the upper moon
+    (label 0) and the rest on the lower one (label 1), plus N(0, noise²) jitter, shuffled."""
+    _check(n, noise, 2)
+    rng = make_rng(seed=seed)
+    n_out = n // 2
+    n_in = n - n_out
+    X = [[math.cos(t), math.sin(t)] for t in _linspace(0.0, math.pi, n_out)]
+    X += [[1.0 - math.cos(t), 0.5 - math.sin(t)] for t in _linspace(0.0, math.pi, n_in)]
+    y = [0] * n_out + [1] * n_in
+    X = [[a + rng.gauss(0.0, noise), b + rng.gauss(0.0, noise)] for a, b in X] if noise else X
+    return _shuffled(X, y, rng)
+
+
+def circles(n: int = 100, noise: float = 0.05, seed=None, factor: float = 0.5) -> tuple[list, list]:
+    """A large circle (label 0) around a smaller one of radius ``factor`` (label 1), with jitter."""
+    _check(n, noise, 2)
+    if not 0.0 < factor < 1.0:
+        raise ValueError(f"factor must be in (0, 1), got {factor!r}")
+    rng = make_rng(seed=seed)
+    n_out = n // 2
+    n_in = n - n_out
+    X = [[math.cos(2 * math.pi * i / n_out), math.sin(2 * math.pi * i / n_out)] for i in range(n_out)]
+    X += [[factor * math.cos(2 * math.pi * i / n_in), factor * math.sin(2 * math.pi * i / n_in)] for i in range(n_in)]
+    y = [0] * n_out + [1] * n_in
+    X = [[a + rng.gauss(0.0, noise), b + rng.gauss(0.0, noise)] for a, b in X] if noise else X
+    return _shuffled(X, y, rng)
+
+
+def spiral(n: int = 100, classes: int = 3, noise: float = 0.2, seed=None) -> tuple[list, list]:
+    """``classes`` interleaved spiral arms (CS231n's), ``n`` points in all, labels 0..classes−1.
+
+    Arm j: radius r from 0 to 1, angle 4j + 4r (plus N(0, noise²)), point r·(sin θ, cos θ).
+    """
+    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 2:
+        raise ValueError(f"classes must be an int >= 2, got {classes!r}")
+    _check(n, noise, classes)
+    rng = make_rng(seed=seed)
+    X, y = [], []
+    for j in range(classes):
+        count = n // classes + (1 if j < n % classes else 0)
+        for r in _linspace(0.0, 1.0, count):
+            theta = 4.0 * j + 4.0 * r + (rng.gauss(0.0, noise) if noise else 0.0)
+            X.append([r * math.sin(theta), r * math.cos(theta)])
+            y.append(j)
+    return _shuffled(X, y, rng)
+
+
+def batches(X, y, batch_size: int, shuffle: bool = True, seed=None) -> Iterator[tuple[list, list]]:
+    """Mini-batches ``(X_batch, y_batch)`` covering the data once; the last may be smaller.
+    With ``shuffle`` the order comes from a ``random.Random(seed)``."""
+    if len(X) != len(y):
+        raise ValueError(f"batches: {len(X)} inputs but {len(y)} labels")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    order = list(range(len(X)))
+    if shuffle:
+        make_rng(seed=seed).shuffle(order)
+    return _batches(X, y, order, batch_size)
+
+
+def _batches(X, y, order, batch_size):
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        yield [X[i] for i in chunk], [y[i] for i in chunk]
+
+
+DATASETS = {"xor": xor, "and": and_, "or": or_, "moons": moons, "circles": circles, "spiral": spiral}

@@ -1,0 +1,66 @@
+"""Weight initialisation: "xavier", "he" and "uniform", drawn from a ``random.Random``.
+
+* xavier (Glorot): wᵢ ~ N(0, σ²), σ = sqrt(2 / (nin + nout)) — keeps the variance through tanh/sigmoid;
+* he (Kaiming):    wᵢ ~ N(0, σ²), σ = sqrt(2 / nin)         — keeps the variance through ReLU;
+* uniform:         wᵢ ~ U(−1, 1)                             — micrograd's choice.
+
+The default is He for relu and Xavier otherwise. Biases start at 0.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+INITS = ("xavier", "he", "uniform")
+
+
+def check(name) -> str:
+    """``name`` if it is a known initialisation, else ValueError listing the known ones."""
+    if name not in INITS:
+        raise ValueError(f"unknown init {name!r}; known inits: {', '.join(INITS)}")
+    return name
+
+
+def default_for(activation: str) -> str:
+    """He for relu, Xavier for tanh, sigmoid and linear."""
+    return "he" if activation == "relu" else "xavier"
+
+
+def make_rng(rng=None, seed=None) -> random.Random:
+    """The ``random.Random`` every random choice comes from.
+
+    ``rng`` is used as given; else a new one from ``seed``; with neither, the seed is drawn
+    from the global ``random`` module, so ``random.seed(1337)`` reproduces runs as in micrograd.
+    """
+    if rng is not None:
+        if not isinstance(rng, random.Random):
+            raise TypeError(f"rng must be a random.Random, got {type(rng).__name__} {rng!r}")
+        return rng
+    if seed is None:
+        seed = random.getrandbits(64)
+    elif isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int or None, got {type(seed).__name__} {seed!r}")
+    return random.Random(seed)
+
+
+def xavier(nin: int, nout: int, rng: random.Random) -> list[float]:
+    """``nin`` weights from N(0, 2/(nin + nout))."""
+    sigma = math.sqrt(2.0 / (nin + nout))
+    return [rng.gauss(0.0, sigma) for _ in range(nin)]
+
+
+def he(nin: int, nout: int, rng: random.Random) -> list[float]:
+    """``nin`` weights from N(0, 2/nin)."""
+    sigma = math.sqrt(2.0 / nin)
+    return [rng.gauss(0.0, sigma) for _ in range(nin)]
+
+
+def uniform(nin: int, nout: int, rng: random.Random) -> list[float]:
+    """``nin`` weights from U(−1, 1), as micrograd."""
+    return [rng.uniform(-1.0, 1.0) for _ in range(nin)]
+
+
+def weights(name: str, nin: int, nout: int, rng: random.Random) -> list[float]:
+    """``nin`` initial weights of one neuron in a layer of ``nout`` neurons, by method ``name``."""
+    return {"xavier": xavier, "he": he, "uniform": uniform}[check(name)](nin, nout, rng)

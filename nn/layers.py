@@ -1,0 +1,233 @@
+"""Neurons, layers and models: micrograd's ``Neuron``/``Layer``/``MLP`` and PyTorch-style
+``Linear``/``ReLU``/``Tanh``/``Sigmoid``/``Dropout``/``Sequential``.
+
+During forward each module opens ``scalargrad.scope`` with its name in its parent
+(``layers.0`` then ``neurons.1``), so every node gets a scope such as
+``layers.0.neurons.1`` and graph pictures can box nodes by layer and neuron.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+from scalargrad import Value
+
+from . import activations
+from . import init as initialisation
+from .module import Module
+
+
+def _positive_int(x, what: str) -> int:
+    if isinstance(x, bool) or not isinstance(x, int) or x < 1:
+        raise ValueError(f"{what} must be a positive int, got {x!r}")
+    return x
+
+
+def _inputs(x, n: int, who: str) -> list:
+    """``x`` as a list of ``n`` inputs (a lone number or Value is accepted when n == 1)."""
+    if isinstance(x, (Value, numbers.Real)) and not isinstance(x, bool):
+        x = [x]
+    elif not isinstance(x, (list, tuple)):
+        raise TypeError(f"{who} expects a list of {n} numbers or Values, got {type(x).__name__}")
+    if len(x) != n:
+        raise ValueError(f"{who} expects {n} inputs, got {len(x)}")
+    return x
+
+
+class Neuron(Module):
+    """One neuron: activation(w·x + b), with ``nin`` weights ``w`` and a bias ``b`` (starting at 0).
+
+    ``activation`` is "relu", "tanh", "sigmoid" or "linear"; ``init`` is "xavier", "he" or
+    "uniform" (default: He for relu, Xavier otherwise); ``rng`` a ``random.Random``.
+    ``nonlin=True/False`` is micrograd's spelling of relu/linear. ``fan_out`` is the width of
+    the layer the neuron sits in (used by Xavier).
+    """
+
+    def __init__(self, nin, activation="relu", init=None, rng=None, nonlin=None, fan_out=1):
+        _positive_int(nin, "Neuron nin")
+        if nonlin is not None:
+            activation = "relu" if nonlin else "linear"
+        self._act = activations.get(activation)
+        self.activation = activation
+        init = initialisation.check(init if init is not None else initialisation.default_for(activation))
+        rng = initialisation.make_rng(rng)
+        self.w = [Value(w) for w in initialisation.weights(init, nin, fan_out, rng)]
+        self.b = Value(0.0)
+
+    @property
+    def nonlin(self) -> bool:
+        """micrograd's flag: True unless the activation is linear."""
+        return self.activation != "linear"
+
+    def forward(self, x) -> Value:
+        x = _inputs(x, len(self.w), "Neuron")
+        act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
+        return self._act(act)
+
+    def extra_repr(self) -> str:
+        return f"{len(self.w)}, activation={self.activation!r}"
+
+
+class Layer(Module):
+    """``nout`` neurons reading the same ``nin`` inputs; calling it always returns a list."""
+
+    def __init__(self, nin, nout, activation="relu", init=None, rng=None, nonlin=None):
+        _positive_int(nin, "Layer nin")
+        _positive_int(nout, "Layer nout")
+        rng = initialisation.make_rng(rng)
+        self.neurons = [Neuron(nin, activation, init, rng, nonlin, fan_out=nout) for _ in range(nout)]
+
+    def forward(self, x) -> list[Value]:
+        x = _inputs(x, len(self.neurons[0].w), "Layer")
+        return [n(x) for n in self.neurons]
+
+    def _repr_children(self):
+        return []
+
+    def extra_repr(self) -> str:
+        return f"{len(self.neurons[0].w)}, {len(self.neurons)}, activation={self.neurons[0].activation!r}"
+
+
+class MLP(Module):
+    """A multi-layer perceptron, as micrograd's: ``MLP(2, [16, 16, 1])``.
+
+    Hidden layers use ``activation``; the last layer is linear unless ``output_activation``
+    is given. With one output, calling the model returns a Value, else a list of Values.
+    ``seed`` (or ``rng``) makes the initial weights reproducible bit for bit.
+    """
+
+    def __init__(self, nin, nouts, activation="relu", output_activation=None, init=None, seed=None, rng=None):
+        _positive_int(nin, "MLP nin")
+        if not isinstance(nouts, (list, tuple)) or not nouts:
+            raise ValueError(f"MLP nouts must be a non-empty list of layer widths, got {nouts!r}")
+        for i, n in enumerate(nouts):
+            _positive_int(n, f"MLP nouts[{i}]")
+        activations.get(activation)
+        output_activation = output_activation or "linear"
+        rng = initialisation.make_rng(rng, seed)
+        sizes = [nin] + list(nouts)
+        last = len(nouts) - 1
+        self.layers = [
+            Layer(sizes[i], sizes[i + 1], output_activation if i == last else activation, init, rng)
+            for i in range(len(nouts))
+        ]
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x[0] if len(x) == 1 else x
+
+
+class Linear(Module):
+    """y = W x + b with ``weight[out][in]`` and ``bias[out]`` (PyTorch's layout); returns a list.
+
+    ``init`` defaults to "xavier"; ``bias=False`` leaves the bias out.
+    """
+
+    def __init__(self, nin, nout, bias=True, init="xavier", rng=None, seed=None):
+        _positive_int(nin, "Linear nin")
+        _positive_int(nout, "Linear nout")
+        initialisation.check(init)
+        rng = initialisation.make_rng(rng, seed)
+        self.weight = [[Value(w) for w in initialisation.weights(init, nin, nout, rng)] for _ in range(nout)]
+        self.bias = [Value(0.0) for _ in range(nout)] if bias else []
+
+    def forward(self, x) -> list[Value]:
+        x = _inputs(x, len(self.weight[0]), "Linear")
+        if self.bias:
+            return [sum((wi * xi for wi, xi in zip(row, x)), b) for row, b in zip(self.weight, self.bias)]
+        return [sum(wi * xi for wi, xi in zip(row, x)) for row in self.weight]
+
+    def extra_repr(self) -> str:
+        return f"{len(self.weight[0])}, {len(self.weight)}, bias={bool(self.bias)}"
+
+
+class _Elementwise(Module):
+    """Applies one activation to a Value or to each item of a list."""
+
+    name = "linear"
+
+    def forward(self, x):
+        f = activations.get(self.name)
+        if isinstance(x, (list, tuple)):
+            return [f(xi) for xi in x]
+        return f(x)
+
+
+class ReLU(_Elementwise):
+    """max(x, 0) on each input."""
+
+    name = "relu"
+
+
+class Tanh(_Elementwise):
+    """tanh on each input."""
+
+    name = "tanh"
+
+
+class Sigmoid(_Elementwise):
+    """σ on each input."""
+
+    name = "sigmoid"
+
+
+class Dropout(Module):
+    """Inverted dropout: in training mode each input is zeroed with probability ``p`` and the
+    kept ones are scaled by 1/(1 − p), so the expected value is unchanged; in eval mode the
+    identity. ``p`` must be in [0, 1). The choices come from ``rng``/``seed``."""
+
+    def __init__(self, p=0.5, rng=None, seed=None):
+        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout p must be a probability in [0, 1), got {p!r}")
+        self.p = float(p)
+        self._rng = initialisation.make_rng(rng, seed)
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        if isinstance(x, (list, tuple)):
+            return [self._drop(xi) for xi in x]
+        return self._drop(x)
+
+    def _drop(self, x):
+        return x * (0.0 if self._rng.random() < self.p else 1.0 / (1.0 - self.p))
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Sequential(Module):
+    """Modules applied one after the other: ``Sequential(Linear(2, 4), Tanh(), Linear(4, 1))``.
+
+    Sub-modules are named "0", "1", …; index it as a list.
+    """
+
+    def __init__(self, *modules):
+        for i, m in enumerate(modules):
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential item {i} must be a Module, got {type(m).__name__} {m!r}")
+        self._modules = list(modules)
+        for i, m in enumerate(modules):
+            object.__setattr__(m, "_scope_name", str(i))
+
+    def named_children(self):
+        return ((str(i), m) for i, m in enumerate(self._modules))
+
+    def _own_parameters(self, prefix: str):
+        for i, m in enumerate(self._modules):
+            yield from m.named_parameters(f"{prefix}.{i}" if prefix else str(i))
+
+    def forward(self, x):
+        for m in self._modules:
+            x = m(x)
+        return x
+
+    def __getitem__(self, i):
+        return self._modules[i]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)

@@ -1,0 +1,166 @@
+"""Loss functions. Each returns one Value; lists are averaged (``reduction="mean"`` as PyTorch).
+
+Predictions are Values (or plain numbers); targets are plain numbers. Mismatched lengths,
+empty inputs and out-of-range targets are refused with the numbers that were given.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Sequence
+
+from scalargrad import Value
+
+#: bce clamps each log at −100, as PyTorch's BCELoss: log(max(p, e⁻¹⁰⁰)).
+_LOG_FLOOR = math.exp(-100.0)
+
+
+def _as_list(x) -> list:
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _number(t, what: str) -> float:
+    if isinstance(t, Value):
+        t = t.data
+    if isinstance(t, bool) or not isinstance(t, numbers.Real) or not math.isfinite(t):
+        raise TypeError(f"{what} must be a finite number, got {type(t).__name__} {t!r}")
+    return float(t)
+
+
+def _pairs(name: str, pred, target) -> list[tuple]:
+    preds, targets = _as_list(pred), _as_list(target)
+    if len(preds) != len(targets):
+        raise ValueError(f"{name}: {len(preds)} predictions but {len(targets)} targets")
+    if not preds:
+        raise ValueError(f"{name}: no predictions given")
+    return [(p if isinstance(p, Value) else Value(p), _number(t, f"{name} target {i}")) for i, (p, t) in enumerate(zip(preds, targets))]
+
+
+def _mean(terms: list) -> Value:
+    return terms[0] if len(terms) == 1 else sum(terms) * (1.0 / len(terms))
+
+
+def mse(pred, target) -> Value:
+    """Mean squared error: (1/n) Σ (pᵢ − tᵢ)²."""
+    return _mean([(p - t) ** 2 for p, t in _pairs("mse", pred, target)])
+
+
+def l1(pred, target) -> Value:
+    """Mean absolute error: (1/n) Σ |pᵢ − tᵢ| (gradient 0 where pᵢ = tᵢ)."""
+    terms = []
+    for p, t in _pairs("l1", pred, target):
+        d = p - t
+        terms.append(d.max(-d))
+    return _mean(terms)
+
+
+def bce(prob, target) -> Value:
+    """Binary cross entropy of probabilities: −(1/n) Σ [t ln p + (1 − t) ln(1 − p)].
+
+    Each log is clamped at −100 (as PyTorch), so p = 0 or 1 gives a large finite loss.
+    Probabilities and targets must lie in [0, 1].
+    """
+    terms = []
+    for i, (p, t) in enumerate(_pairs("bce", prob, target)):
+        if not 0.0 <= p.data <= 1.0:
+            raise ValueError(f"bce: prediction {i} must be a probability in [0, 1], got {p.data!r} (use bce_with_logits for raw scores)")
+        if not 0.0 <= t <= 1.0:
+            raise ValueError(f"bce: target {i} must be in [0, 1], got {t!r}")
+        if t == 1.0:
+            term = p.max(_LOG_FLOOR).log()
+        elif t == 0.0:
+            term = (1.0 - p).max(_LOG_FLOOR).log()
+        else:
+            term = t * p.max(_LOG_FLOOR).log() + (1.0 - t) * (1.0 - p).max(_LOG_FLOOR).log()
+        terms.append(-term)
+    return _mean(terms)
+
+
+def softplus(x) -> Value:
+    """ln(1 + eˣ), computed without overflow: x + ln(1 + e⁻ˣ) for x > 0."""
+    x = x if isinstance(x, Value) else Value(x)
+    if x.data > 0.0:
+        return x + ((-x).exp() + 1.0).log()
+    return (x.exp() + 1.0).log()
+
+
+def bce_with_logits(logit, target) -> Value:
+    """Binary cross entropy of a sigmoid applied to raw scores z, in one stable formula:
+    (1/n) Σ [softplus(z) − t z]   (= −[t ln σ(z) + (1 − t) ln(1 − σ(z))]); fine at z = ±1000."""
+    terms = []
+    for i, (z, t) in enumerate(_pairs("bce_with_logits", logit, target)):
+        if not 0.0 <= t <= 1.0:
+            raise ValueError(f"bce_with_logits: target {i} must be in [0, 1], got {t!r}")
+        terms.append(softplus(z) - z * t if t else softplus(z))
+    return _mean(terms)
+
+
+def _logits(name: str, logits) -> list[Value]:
+    if not isinstance(logits, (list, tuple)) or not logits:
+        raise ValueError(f"{name} expects a non-empty list of scores, got {logits!r}")
+    return [z if isinstance(z, Value) else Value(z) for z in logits]
+
+
+def _logsumexp(zs: list[Value]) -> Value:
+    # ln Σ e^zᵢ = m + ln Σ e^(zᵢ − m) with m = max zᵢ (a constant): no exp ever overflows.
+    m = max(z.data for z in zs)
+    return sum((z - m).exp() for z in zs).log() + m
+
+
+def softmax(logits: Sequence) -> list[Value]:
+    """softmax(z)ᵢ = e^zᵢ / Σⱼ e^zⱼ, computed as e^(zᵢ − max z) / Σⱼ e^(zⱼ − max z)."""
+    zs = _logits("softmax", logits)
+    m = max(z.data for z in zs)
+    es = [(z - m).exp() for z in zs]
+    inv = sum(es).reciprocal()
+    return [e * inv for e in es]
+
+
+def log_softmax(logits: Sequence) -> list[Value]:
+    """ln softmax(z)ᵢ = zᵢ − ln Σⱼ e^zⱼ (log-sum-exp, stable for any scores)."""
+    zs = _logits("log_softmax", logits)
+    lse = _logsumexp(zs)
+    return [z - lse for z in zs]
+
+
+def cross_entropy(logits: Sequence, target: int) -> Value:
+    """−ln softmax(z)[target] = ln Σⱼ e^zⱼ − z_target, for one example's raw scores ``logits``
+    and the index of its class. Uniform scores over k classes give ln k."""
+    zs = _logits("cross_entropy", logits)
+    if isinstance(target, bool) or not isinstance(target, numbers.Integral):
+        raise TypeError(f"cross_entropy target must be a class index (int), got {type(target).__name__} {target!r}")
+    if not 0 <= target < len(zs):
+        raise ValueError(f"cross_entropy target {target} is out of range for {len(zs)} classes (0..{len(zs) - 1})")
+    return _logsumexp(zs) - zs[int(target)]
+
+
+def hinge(score, target) -> Value:
+    """micrograd's demo loss, the SVM max-margin loss: (1/n) Σ max(0, 1 − tᵢ sᵢ), targets ±1."""
+    terms = []
+    for i, (s, t) in enumerate(_pairs("hinge", score, target)):
+        if t not in (-1.0, 1.0):
+            raise ValueError(f"hinge: target {i} must be -1 or +1, got {t!r} (turn 0/1 labels into ±1 with 2*y - 1)")
+        terms.append((1.0 - s * t).relu())
+    return _mean(terms)
+
+
+def l2_penalty(parameters, alpha: float = 1.0) -> Value:
+    """alpha · Σ p² over ``parameters`` (a Module or a list of Values): micrograd's demo regulariser."""
+    if hasattr(parameters, "parameters"):
+        parameters = parameters.parameters()
+    params = list(parameters)
+    if not params:
+        raise ValueError("l2_penalty: no parameters given")
+    return sum(p * p for p in params) * _number(alpha, "l2_penalty alpha")
+
+
+LOSSES = {"mse": mse, "l1": l1, "bce": bce, "bce_with_logits": bce_with_logits, "cross_entropy": cross_entropy, "hinge": hinge}
+
+
+def get(name: str):
+    """The loss function called ``name``; ValueError listing the known names otherwise."""
+    try:
+        return LOSSES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown loss {name!r}; known losses: {', '.join(LOSSES)}") from None

@@ -1,0 +1,239 @@
+"""``Module``: the base class of every model — parameters, modes, state and files.
+
+A module finds its parameters by looking at its attributes, in the order they were
+set: a ``Value`` is a parameter, a ``Module`` is a sub-module, and lists/tuples are
+searched item by item. Names are dotted paths such as ``layers.0.neurons.1.w.0``.
+Subclasses written for micrograd (which only define ``__call__`` and ``parameters``)
+keep working.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+import tempfile
+from typing import Iterator, Mapping
+
+from scalargrad import Value, scope
+
+FILE_FORMAT = "scalargrad.nn/state"
+FILE_VERSION = 1
+
+
+class Module:
+    """Base class of layers and models (PyTorch's ``nn.Module`` names, micrograd's behaviour)."""
+
+    training = True
+    _scope_name = None
+
+    def __setattr__(self, name, value):
+        # A sub-module (or a list of them) learns its name here; forward opens a scope with it.
+        if not name.startswith("_"):
+            for child_name, child in _named_modules_in(name, value):
+                object.__setattr__(child, "_scope_name", child_name)
+        object.__setattr__(self, name, value)
+
+    def __call__(self, *args, **kwargs):
+        name = self._scope_name
+        if name is None:
+            return self.forward(*args, **kwargs)
+        with scope(name):
+            return self.forward(*args, **kwargs)
+
+    def forward(self, *args, **kwargs):
+        """The computation; subclasses define it (or define ``__call__`` as in micrograd)."""
+        raise NotImplementedError(f"{type(self).__name__} defines no forward()")
+
+    # ------------------------------------------------------------ parameters
+
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        """Direct sub-modules with their names (``layers.0``), in attribute order."""
+        for name, value in vars(self).items():
+            if not name.startswith("_"):
+                yield from _named_modules_in(name, value)
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Value]]:
+        """Every parameter with its dotted name, in attribute order, each once."""
+        seen = set()
+        for name, p in self._own_parameters(prefix):
+            if id(p) not in seen:
+                seen.add(id(p))
+                yield name, p
+
+    def _own_parameters(self, prefix: str) -> Iterator[tuple[str, Value]]:
+        for name, value in vars(self).items():
+            if not name.startswith("_"):
+                yield from _walk(value, f"{prefix}.{name}" if prefix else name)
+
+    def parameters(self) -> list[Value]:
+        """Every parameter (``Value``), in order, without duplicates."""
+        return [p for _, p in self.named_parameters()]
+
+    def num_parameters(self) -> int:
+        """How many scalar parameters the model has."""
+        return sum(1 for _ in self.named_parameters())
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``.grad`` to 0 (before each ``backward()``)."""
+        for p in self.parameters():
+            p.grad = 0.0
+
+    # ------------------------------------------------------------ modes
+
+    def train(self, mode: bool = True) -> "Module":
+        """Set ``training`` on this module and every sub-module (Dropout drops only in training). Returns self."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"train(mode) expects True or False, got {type(mode).__name__} {mode!r}")
+        self.training = mode
+        for _, child in self.named_children():
+            child.train(mode)
+        return self
+
+    def eval(self) -> "Module":
+        """``train(False)``: evaluation mode (Dropout is the identity). Returns self."""
+        return self.train(False)
+
+    # ------------------------------------------------------------ state
+
+    def state_dict(self) -> dict[str, float]:
+        """``{name: number}`` for every parameter, in order."""
+        return {name: p.data for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: Mapping) -> "Module":
+        """Copy numbers from ``state`` (as made by ``state_dict``) into the parameters. Returns self.
+
+        Refused with ValueError/TypeError naming the first problem — a missing name, an extra
+        name, or a value that is not a finite number — and then no parameter is changed.
+        """
+        params = dict(self.named_parameters())
+        values = _checked_state(state, params)
+        for name, p in params.items():
+            p.data = values[name]
+        return self
+
+    def save(self, path) -> None:
+        """Write the parameters to ``path`` as JSON (never pickle); floats round-trip exactly.
+
+        The file is written to a temporary name and then moved into place, so a failed save
+        never leaves a half-written file.
+        """
+        document = {
+            "format": FILE_FORMAT,
+            "version": FILE_VERSION,
+            "model": _one_line(repr(self)),
+            "parameters": self.state_dict(),
+        }
+        path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(document, f, indent=1, allow_nan=False)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+    def load(self, path) -> "Module":
+        """Load parameters saved by ``save`` into this model (same architecture). Returns self.
+
+        Loading runs no code (JSON only). A file that is not such JSON, or whose names,
+        sizes or numbers do not match the model, is refused with ValueError naming the
+        first problem, and the model is left untouched.
+        """
+        path = os.fspath(path)
+        try:
+            with open(path, encoding="utf-8") as f:
+                document = json.load(f, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
+        except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError is a ValueError
+            raise ValueError(f"{path}: not a JSON parameter file ({error})") from None
+        if not isinstance(document, dict) or document.get("format") != FILE_FORMAT:
+            raise ValueError(f"{path}: not a scalargrad nn parameter file (expected a JSON object with format {FILE_FORMAT!r})")
+        if document.get("version") != FILE_VERSION:
+            raise ValueError(f"{path}: unsupported file version {document.get('version')!r} (this is version {FILE_VERSION})")
+        if not isinstance(document.get("parameters"), dict):
+            raise ValueError(f"{path}: 'parameters' must be a JSON object of name: number")
+        try:
+            return self.load_state_dict(document["parameters"])
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: {error}") from None
+
+    # ------------------------------------------------------------ display
+
+    def extra_repr(self) -> str:
+        """The text inside this module's parentheses when it has no listed sub-modules."""
+        return ""
+
+    def _repr_children(self) -> list[tuple[str, "Module"]]:
+        return list(self.named_children())
+
+    def __repr__(self) -> str:
+        children = self._repr_children()
+        if not children:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = [f"{type(self).__name__}("]
+        for name, child in children:
+            lines.append(f"  ({name}): " + repr(child).replace("\n", "\n  "))
+        return "\n".join(lines) + "\n)"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _named_modules_in(name: str, value) -> Iterator[tuple[str, Module]]:
+    if isinstance(value, Module):
+        yield name, value
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _named_modules_in(f"{name}.{i}", item)
+
+
+def _walk(obj, prefix: str) -> Iterator[tuple[str, Value]]:
+    if isinstance(obj, Value):
+        yield prefix, obj
+    elif isinstance(obj, Module):
+        yield from obj.named_parameters(prefix)
+    elif isinstance(obj, (list, tuple)):
+        for i, item in enumerate(obj):
+            yield from _walk(item, f"{prefix}.{i}" if prefix else str(i))
+
+
+def _checked_state(state, params: dict) -> dict[str, float]:
+    """The numbers to load, or an error naming the first mismatch (nothing is changed)."""
+    if not isinstance(state, Mapping):
+        raise TypeError(f"load_state_dict expects a mapping of name: number, got {type(state).__name__}")
+    sizes = f"(the model has {len(params)} parameters, the state has {len(state)})"
+    for name in params:
+        if name not in state:
+            raise ValueError(f"parameter {name!r} is missing from the state {sizes}")
+    for name in state:
+        if name not in params:
+            raise ValueError(f"the state has an extra parameter {name!r} that the model does not have {sizes}")
+    values = {}
+    for name in params:
+        x = state[name]
+        if isinstance(x, bool) or not isinstance(x, numbers.Real):
+            raise TypeError(f"parameter {name!r} must be a number, got {type(x).__name__} {x!r}")
+        if not math.isfinite(x):
+            raise ValueError(f"parameter {name!r} must be a finite number, got {x!r}")
+        values[name] = float(x)
+    return values
+
+
+def _no_duplicate_keys(pairs):
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"the name {key!r} appears twice")
+        result[key] = value
+    return result
+
+
+def _no_constants(name):
+    raise ValueError(f"{name} is not a finite number")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(line.strip() for line in text.splitlines())

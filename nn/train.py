@@ -1,0 +1,108 @@
+"""``fit``: the training loop (forward, loss, backward, optimizer step) with a progress bar,
+and ``accuracy``."""
+
+from __future__ import annotations
+
+import numbers
+
+from scalargrad import Value, no_grad
+from tqdm.auto import tqdm
+
+from . import losses as L
+from .data import batches as _batches
+from .optim import Optimizer
+
+
+class DivergenceError(ArithmeticError):
+    """Training stopped because a number stopped being finite; the message names the epoch."""
+
+
+def _label(output, threshold: float):
+    """The class a model output stands for: argmax of a list, else 1 if the score > threshold."""
+    if isinstance(output, (list, tuple)):
+        if len(output) == 1:
+            output = output[0]
+        else:
+            scores = [o.data if isinstance(o, Value) else o for o in output]
+            return max(range(len(scores)), key=scores.__getitem__)
+    score = output.data if isinstance(output, Value) else output
+    return 1 if score > threshold else 0
+
+
+def _correct(output, target, threshold: float) -> bool:
+    predicted = _label(output, threshold)
+    if isinstance(output, (list, tuple)) and len(output) > 1:
+        return predicted == target
+    return predicted == (1 if target > 0 else 0)  # labels 0/1 or −1/+1
+
+
+def _threshold_for(loss) -> float:
+    return 0.0 if loss in (L.hinge, L.bce_with_logits) else 0.5
+
+
+def accuracy(model, X, y, threshold: float = 0.5) -> float:
+    """The fraction of examples the model classifies right (computed under ``no_grad``).
+
+    A list output is classified by its largest entry (compared with the class index y);
+    a single output s means class 1 when s > threshold (0.5 for probabilities, use 0 for raw
+    scores), compared with y > 0, so labels may be 0/1 or −1/+1.
+    """
+    if len(X) != len(y):
+        raise ValueError(f"accuracy: {len(X)} inputs but {len(y)} labels")
+    if not X:
+        raise ValueError("accuracy: no examples given")
+    with no_grad():
+        return sum(_correct(model(x), t, threshold) for x, t in zip(X, y)) / len(X)
+
+
+def fit(model, X, y, loss, optimizer, epochs: int, batch_size=None, shuffle: bool = True, seed=None,
+        l2: float = 0.0, progress: bool = True, threshold=None) -> dict:
+    """Train ``model`` on (X, y) and return the history ``{"loss": [...], "accuracy": [...]}``.
+
+    Each batch: forward every example, loss = mean of ``loss(output, target)`` (a function or
+    a name such as "mse", "bce", "cross_entropy", "hinge") + ``l2``·Σp², ``zero_grad``,
+    ``backward``, ``optimizer.step()``. The history holds, per epoch, the mean data loss and
+    the accuracy of the outputs seen during the epoch (before each batch's step, as
+    micrograd's demo reports them). ``batch_size=None`` uses all the data in each step.
+    ``progress`` shows a tqdm bar. If a number stops being finite, DivergenceError names the epoch.
+    """
+    loss_fn = L.get(loss) if isinstance(loss, str) else loss
+    if not callable(loss_fn):
+        raise TypeError(f"fit: loss must be a function or a loss name, got {type(loss).__name__} {loss!r}")
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"fit: optimizer must be an nn.optim optimizer, got {type(optimizer).__name__} {optimizer!r}")
+    if len(X) != len(y):
+        raise ValueError(f"fit: {len(X)} inputs but {len(y)} labels")
+    if not X:
+        raise ValueError("fit: no training examples given")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"fit: epochs must be a positive int, got {epochs!r}")
+    if isinstance(l2, bool) or not isinstance(l2, numbers.Real) or not l2 >= 0.0:
+        raise ValueError(f"fit: l2 must be a number >= 0, got {l2!r}")
+    threshold = _threshold_for(loss_fn) if threshold is None else threshold
+    size = len(X) if batch_size is None else batch_size
+    params = model.parameters()
+    history = {"loss": [], "accuracy": []}
+    model.train()
+    bar = tqdm(range(1, epochs + 1), desc="training", unit="epoch", disable=not progress, leave=progress)
+    for epoch in bar:
+        total, correct = 0.0, 0
+        epoch_seed = None if not shuffle else (seed * 1_000_003 + epoch if seed is not None else None)
+        try:
+            for Xb, yb in _batches(X, y, size, shuffle=shuffle and size < len(X), seed=epoch_seed):
+                outputs = [model(x) for x in Xb]
+                data_loss = sum(loss_fn(o, t) for o, t in zip(outputs, yb)) * (1.0 / len(Xb))
+                objective = data_loss + l2 * sum(p * p for p in params) if l2 else data_loss
+                optimizer.zero_grad()
+                objective.backward()
+                optimizer.step()
+                total += data_loss.data * len(Xb)
+                correct += sum(_correct(o, t, threshold) for o, t in zip(outputs, yb))
+        except ArithmeticError as error:
+            bar.close()
+            raise DivergenceError(f"training diverged in epoch {epoch} of {epochs}: {error}") from error
+        history["loss"].append(total / len(X))
+        history["accuracy"].append(correct / len(X))
+        bar.set_postfix(loss=f"{history['loss'][-1]:.4f}", acc=f"{history['accuracy'][-1]:.3f}", refresh=False)
+    bar.close()
+    return history

@@ -1,0 +1,108 @@
+"""Optimizer steps against numbers worked out on paper with PyTorch's update rules.
+
+Every test: one parameter x = 1.0, gradient 0.5 at step 1 and -0.25 at step 2.
+"""
+
+import math
+
+import pytest
+
+from nn import MLP, SGD, Adagrad, Adam, AdamW, RMSprop
+from scalargrad import Value
+
+
+def run(make, grads=(0.5, -0.25)):
+    x = Value(1.0)
+    opt = make([x])
+    seen = []
+    for g in grads:
+        x.grad = g
+        opt.step()
+        seen.append(x.data)
+    return seen
+
+
+def test_sgd_plain_and_weight_decay():
+    # x ← x − lr·g: 1 − 0.1·0.5 = 0.95; 0.95 + 0.1·0.25 = 0.975
+    assert run(lambda p: SGD(p, lr=0.1)) == pytest.approx([0.95, 0.975], rel=1e-15)
+    # g ← g + λx = 0.5 + 0.1·1 = 0.6 → 0.94; then g = −0.25 + 0.094 = −0.156 → 0.9556
+    assert run(lambda p: SGD(p, lr=0.1, weight_decay=0.1)) == pytest.approx([0.94, 0.9556], rel=1e-14)
+
+
+def test_sgd_momentum_and_nesterov():
+    # b = 0.5 → x = 0.95; b = 0.9·0.5 − 0.25 = 0.2 → x = 0.95 − 0.02 = 0.93
+    assert run(lambda p: SGD(p, lr=0.1, momentum=0.9)) == pytest.approx([0.95, 0.93], rel=1e-14)
+    # Nesterov: b = 0.5, g = 0.5 + 0.9·0.5 = 0.95 → 0.905; b = 0.2, g = −0.25 + 0.18 = −0.07 → 0.912
+    assert run(lambda p: SGD(p, lr=0.1, momentum=0.9, nesterov=True)) == pytest.approx([0.905, 0.912], rel=1e-14)
+    # dampening 0.5: b = 0.5 (first step undamped) → 0.95; b = 0.45 − 0.125 = 0.325 → 0.9175
+    assert run(lambda p: SGD(p, lr=0.1, momentum=0.9, dampening=0.5)) == pytest.approx([0.95, 0.9175], rel=1e-14)
+
+
+def test_adagrad():
+    # s = 0.25, x = 1 − 0.1·0.5/0.5 = 0.9; s = 0.3125, x = 0.9 + 0.1·0.25/√0.3125 = 0.9 + 0.0447214 = 0.9447214
+    assert run(lambda p: Adagrad(p, lr=0.1)) == pytest.approx([0.9, 0.9447214], rel=1e-7)
+    # lr_decay 1: step 2 uses lr/(1 + 1) = 0.05 → 0.9 + 0.0223607
+    assert run(lambda p: Adagrad(p, lr=0.1, lr_decay=1.0)) == pytest.approx([0.9, 0.9223607], rel=1e-7)
+
+
+def test_rmsprop():
+    # v = 0.01·0.25 = 0.0025, x = 1 − 0.01·0.5/0.05 = 0.9
+    # v = 0.99·0.0025 + 0.01·0.0625 = 0.0031, x = 0.9 + 0.01·0.25/0.0556776 = 0.9449013
+    assert run(lambda p: RMSprop(p, lr=0.01)) == pytest.approx([0.9, 0.9449013], rel=1e-7)
+    # momentum 0.9: b = 10 → 0.9; b = 9 − 4.490133 = 4.509867 → 0.9 − 0.0450987 = 0.8549013
+    assert run(lambda p: RMSprop(p, lr=0.01, momentum=0.9)) == pytest.approx([0.9, 0.8549013], rel=1e-7)
+    # centred: ḡ = 0.005, d = √(0.0025 − 0.000025) = 0.0497494, x = 1 − 0.01·0.5/0.0497494 = 0.8994962
+    assert run(lambda p: RMSprop(p, lr=0.01, centered=True), grads=(0.5,)) == pytest.approx([0.8994962], rel=1e-7)
+
+
+def test_adam():
+    # step 1: m̂ = 0.5, v̂ = 0.25 → x = 1 − 0.1·0.5/0.5 = 0.9
+    # step 2: m = 0.045 − 0.025 = 0.02, v = 0.00024975 + 0.0000625 = 0.00031225,
+    #         m̂ = 0.02/0.19 = 0.1052632, √v̂ = √(0.00031225/0.001999) = 0.3952254 → x = 0.9 − 0.0266337 = 0.8733663
+    assert run(lambda p: Adam(p, lr=0.1)) == pytest.approx([0.9, 0.8733663], rel=1e-7)
+    # L2 in the gradient: g = 0.6 still gives a first step of lr (m̂/√v̂ = 1): 0.9
+    assert run(lambda p: Adam(p, lr=0.1, weight_decay=0.1), grads=(0.5,)) == pytest.approx([0.9], rel=1e-7)
+
+
+def test_adamw_decays_the_weight_before_the_adam_step():
+    # x = 1·(1 − 0.1·0.1) = 0.99, then − 0.1 → 0.89
+    assert run(lambda p: AdamW(p, lr=0.1, weight_decay=0.1), grads=(0.5,)) == pytest.approx([0.89], rel=1e-7)
+
+
+def test_zero_grad_and_module_params():
+    model = MLP(2, [3, 1], seed=0)
+    opt = SGD(model, lr=0.1)
+    assert opt.params == model.parameters()
+    model([1.0, 2.0]).backward()
+    assert any(p.grad for p in model.parameters())
+    opt.zero_grad()
+    assert all(p.grad == 0.0 for p in model.parameters())
+
+
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (lambda: SGD({Value(1.0)}, lr=0.1), TypeError, "got a set"),
+        (lambda: SGD([], lr=0.1), ValueError, "empty parameter list"),
+        (lambda: SGD([Value(1.0)], lr=-0.1), ValueError, "learning rate lr must be >= 0.0, got -0.1"),
+        (lambda: Adam([Value(1.0)], lr=math.nan), TypeError, "must be a finite number, got float nan"),
+        (lambda: SGD([Value(1.0), 2.0], lr=0.1), TypeError, "params\\[1\\] must be a Value, got float"),
+        (lambda: SGD(Value(1.0), lr=0.1), TypeError, "single Value"),
+        (lambda: SGD([Value(1.0)] * 2, lr=0.1), ValueError, "params\\[1\\] appears more than once"),
+        (lambda: SGD([Value(1.0)], lr=0.1, nesterov=True), ValueError, "nesterov needs momentum > 0"),
+        (lambda: Adam([Value(1.0)], betas=(0.9, 1.0)), ValueError, "beta2 must be \\[0.0, 1.0\\), got 1.0"),
+        (lambda: RMSprop([Value(1.0)], momentum=-1), ValueError, "momentum must be >= 0.0"),
+    ],
+)
+def test_refusals(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+def test_a_diverging_step_is_refused_and_changes_nothing():
+    a, b = Value(1.0), Value(1e308)
+    opt = SGD([a, b], lr=10.0, momentum=0.9)
+    a.grad, b.grad = 1.0, -1e308
+    with pytest.raises(OverflowError, match="parameter 1 would become inf"):
+        opt.step()
+    assert (a.data, b.data, opt.state, opt.steps) == (1.0, 1e308, [None, None], 0)

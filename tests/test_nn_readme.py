@@ -1,0 +1,38 @@
+"""The README's nn section: its example prints what the README says, and so does the command."""
+
+import contextlib
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def section() -> str:
+    text = README.read_text(encoding="utf-8")
+    return text[text.index("<!-- nn -->") : text.index("<!-- /nn -->")]
+
+
+def blocks(kind: str) -> list[str]:
+    return re.findall(rf"```{kind}\n(.*?)```", section(), re.S)
+
+
+def test_readme_example_prints_what_the_readme_shows(tmp_path, monkeypatch):
+    (code,), (expected,) = blocks("python"), blocks("text")
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {})
+    assert out.getvalue() == expected
+    assert (tmp_path / "xor.json").exists()
+
+
+def test_readme_shows_the_real_output_of_scalargrad_xor():
+    (console,) = blocks("console")
+    command, *shown = console.splitlines()
+    assert command == "$ uv run scalargrad xor"
+    script = Path(sys.executable).parent / "scalargrad"
+    result = subprocess.run([str(script), "xor", "--no-progress"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.splitlines() == shown
