@@ -18,6 +18,7 @@ import asyncio
 import copy
 import io
 import math
+import re
 import time
 
 from scalargrad import no_grad
@@ -207,7 +208,7 @@ class Playground:
         ax.contour(gx, gy, grid, levels=[0.5], colors="k", linewidths=1.2)
         for label, colour in ((0, "#2166ac"), (1, "#b2182b")):
             pts = [p for p, t in zip(self.X, self.y) if t == label]
-            ax.scatter([p[0] for p in pts], [p[1] for p in pts], c=colour, edgecolors="white", s=36, label=f"class {label}")
+            ax.scatter([p[0] for p in pts], [p[1] for p in pts], c=colour, edgecolors="black", linewidths=0.6, s=70 if len(self.X) <= 10 else 28, label=f"class {label}")
         ax.set_xlim(x0, x1)
         ax.set_ylim(y0, y1)
         ax.set_title(f"{self.settings['dataset']}: decision boundary (accuracy {self.accuracy:.2f})")
@@ -316,6 +317,18 @@ def _png(plot, figsize) -> bytes:
     return buffer.getvalue()
 
 
+def _fitted(svg: str, max_width: float = 660, max_height: float = 460) -> str:
+    """The SVG scaled down (never up, keeping its proportions) to fit max_width × max_height points."""
+    size = re.search(r'<svg[^>]*?width="([\d.]+)pt"[^>]*?height="([\d.]+)pt"', svg)
+    if not size:
+        return svg
+    width, height = float(size[1]), float(size[2])
+    scale = min(1.0, max_width / width, max_height / height)
+    head = size[0].replace(f'width="{size[1]}pt"', f'width="{width * scale:.0f}pt"')
+    head = head.replace(f'height="{size[2]}pt"', f'height="{height * scale:.0f}pt"')
+    return svg.replace(size[0], head, 1)
+
+
 class _UI:
     """The ipywidgets face of a Playground (kept apart so the logic never needs a browser)."""
 
@@ -328,7 +341,8 @@ class _UI:
         self.hidden = w.IntSlider(value=s["hidden"], min=1, max=16, description="hidden units")
         self.activation = w.Dropdown(options=list(ACTIVATIONS), value=s["activation"], description="activation")
         self.optimizer = w.Dropdown(options=list(OPTIMIZERS), value=s["optimizer"], description="optimizer")
-        self.lr = w.FloatLogSlider(value=s["lr"], base=10, min=-3, max=0, step=0.1, description="learning rate")
+        rates = sorted({0.001, 0.003, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0, s["lr"]})
+        self.lr = w.SelectionSlider(options=rates, value=s["lr"], description="learning rate")
         self.step_button = w.Button(description="Step", icon="step-forward")
         self.train_button = w.Button(description="Train", icon="play", button_style="success")
         self.reset_button = w.Button(description="Reset", icon="refresh")
@@ -372,7 +386,7 @@ class _UI:
         self.table.value = self._table_html() if pg.settings["dataset"] == "xor" else ""
         now = time.perf_counter()
         if graph or (graph is None and now - getattr(self, "_graph_drawn", 0.0) > 2.0):
-            self.graph.value = pg.graph().svg()
+            self.graph.value = _fitted(pg.graph().svg())
             self._graph_drawn = now
 
     def _table_html(self) -> str:

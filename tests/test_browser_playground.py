@@ -77,6 +77,10 @@ def jupyterlab(tmp_path):
     ]:
         (tmp_path / sub).mkdir()
         env[var] = str(tmp_path / sub)
+    # No "get notified about Jupyter news?" toast over the screenshot.
+    notifications = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
+    notifications.mkdir(parents=True)
+    (notifications / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
     token, port = secrets.token_hex(16), _free_port()
     log = tmp_path / "jupyterlab.log"
     with open(log, "w") as out:
@@ -87,6 +91,8 @@ def jupyterlab(tmp_path):
                 "--ServerApp.ip=127.0.0.1",
                 f"--ServerApp.port={port}",
                 "--ServerApp.port_retries=0",
+                "--ServerApp.allow_root=True",  # CI runs as root
+                "--ServerApp.terminals_enabled=False",
                 f"--IdentityProvider.token={token}",
                 f"--ServerApp.root_dir={root}",
                 "--LabApp.news_url=",
@@ -105,6 +111,18 @@ def jupyterlab(tmp_path):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def _wait_for_idle_kernel(page, timeout: float = 90) -> None:
+    """Wait until the status bar shows the Python kernel idle, accepting a "Select Kernel" dialog if Lab asks."""
+    idle = page.locator(".jp-StatusBar-Widget", has_text=re.compile(r"Python 3 \(ipykernel\) \| Idle"))
+    select = page.locator(".jp-Dialog button.jp-mod-accept")
+    deadline = time.monotonic() + timeout
+    while not (idle.count() and not select.count()):
+        if select.count():
+            select.first.click()
+        assert time.monotonic() < deadline, "the notebook's kernel did not become idle"
+        page.wait_for_timeout(250)
 
 
 def _status(page) -> tuple[int, float]:
@@ -130,10 +148,10 @@ def test_playground_trains_in_jupyterlab(jupyterlab, tmp_path):
             page.set_default_timeout(60_000)
             page.goto(jupyterlab)
             page.locator(".jp-Notebook").wait_for()
-            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=90_000)
+            _wait_for_idle_kernel(page)
 
             page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-            page.locator("li.lm-Menu-item[data-command='notebook:run-all-cells']").click()
+            page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
 
             train = page.locator(".playground-controls button", has_text="Train")
             train.wait_for(timeout=120_000)
@@ -151,11 +169,13 @@ def test_playground_trains_in_jupyterlab(jupyterlab, tmp_path):
             page.locator(".playground-controls button", has_text="Pause").click()
             page.locator(".playground-controls button", has_text="Train").wait_for()
 
-            boundary = page.locator(".playground-boundary img")
+            boundary = page.locator("img.playground-boundary")
             assert boundary.count() == 1 and boundary.evaluate("img => img.naturalWidth") > 100
             graph = page.locator(".playground-graph svg")
             assert graph.count() >= 1 and graph.first.locator("g.node").count() > 0
-            page.locator(".playground-boundary").scroll_into_view_if_needed()
         finally:
-            page.screenshot(path=str(ARTIFACTS / "playground.png"), full_page=True)
+            # JupyterLab scrolls inside its notebook panel: bring the playground into the viewport for the picture.
+            if page.locator(".playground").count():
+                page.locator(".playground").first.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "playground.png"))
             browser.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 
 import pytest
 
@@ -156,6 +157,9 @@ def test_the_widget_buttons_and_controls_drive_the_playground():
     ui = pg._ui
     assert "step 0 · loss" in ui.status.value and ui.boundary_image.value[:4] == b"\x89PNG"
     assert "<svg" in ui.graph.value and "XOR truth table" in ui.table.value
+    width, height = map(float, re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', ui.graph.value).groups())
+    assert width <= 660 and height <= 460  # scaled to fit the page, viewBox untouched
+    assert re.search(r'viewBox="[^"]*"', ui.graph.value)[0] == re.search(r'viewBox="[^"]*"', pg.graph().svg())[0]
 
     ui.step_button.click()
     ui.step_button.click()
