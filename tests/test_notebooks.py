@@ -1,0 +1,50 @@
+"""Every notebook runs top to bottom in a fresh kernel of the project's venv, and is committed with its outputs."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat", reason="the notebooks dependency group is not installed")
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+_spec = importlib.util.spec_from_file_location("notebook_build", NOTEBOOKS / "build.py")
+build = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(build)
+
+PATHS = build.notebook_paths()
+WHERE_AM_I = "import sys; print(sys.executable); print(sys.prefix)"
+
+
+def test_the_course_has_its_notebooks():
+    assert len(PATHS) >= 4, f"expected the four course notebooks in {NOTEBOOKS}, found {[p.name for p in PATHS]}"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
+def test_notebook_runs_in_a_fresh_venv_kernel(path):
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(WHERE_AM_I))
+    build.execute(nb, cwd=path.parent)  # raises CellExecutionError on the first failing cell
+
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors
+    executable, prefix = nb.cells[-1].outputs[0]["text"].split()
+    assert (executable, prefix) == (sys.executable, sys.prefix), "the kernel was not the project venv's Python"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
+def test_notebook_is_committed_with_outputs_of_one_clean_run(path):
+    """Readers on a code host see the outputs: every code cell ran, in order, in one run, without error."""
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    assert code, f"{path.name} has no code"
+    counts = [c.execution_count for c in code]
+    assert counts == list(range(1, len(code) + 1)), (
+        f"{path.name} is not saved from one top-to-bottom run (execution counts {counts}); "
+        "rebuild it with: uv run python notebooks/build.py"
+    )
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"], f"{path.name} was saved with an error"
+    assert any(c.outputs for c in code), f"{path.name} was saved without outputs"
