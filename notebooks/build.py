@@ -12,6 +12,8 @@ fixed in its own cells, so rebuilding changes nothing but timings. The test suit
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import sys
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from nbclient import NotebookClient
 HERE = Path(__file__).resolve().parent
 CELL_TIMEOUT = 120  # seconds one cell may take before the run is abandoned
 NOTEBOOK_TIMEOUT = 300  # seconds a whole notebook may take (a hang guard, not a speed test)
+WIDGET_ID = re.compile(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])")  # ipywidgets model ids (uuid4 hex)
 
 
 def notebook_paths() -> list[Path]:
@@ -74,12 +77,40 @@ def execute(nb: nbformat.NotebookNode, cwd: Path = HERE, timeout: float = NOTEBO
     return asyncio.run(run())
 
 
+def normalize(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Make a fresh run's file differ from the last one only where the results differ.
+
+    Adjacent stream outputs are joined (how the kernel chunks printed text varies from run
+    to run), and the random ids of widget models are renumbered in order of appearance.
+    """
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        joined = []
+        for output in cell.outputs:
+            last = joined[-1] if joined else None
+            if output.output_type == "stream" and last is not None and last.output_type == "stream" and last.name == output.name:
+                last.text += output.text
+            else:
+                joined.append(output)
+        cell.outputs = joined
+    states = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    order = list(dict.fromkeys(WIDGET_ID.findall(json.dumps([c.get("outputs", []) for c in nb.cells], sort_keys=True))))
+    for model in order:  # then the models they refer to, breadth first
+        order += [m for m in WIDGET_ID.findall(json.dumps(states.get(model, {}), sort_keys=True)) if m not in order]
+    masked = {m: WIDGET_ID.sub("", json.dumps(state, sort_keys=True)) for m, state in states.items()}
+    order += sorted((m for m in states if m not in order), key=masked.get)
+    names = {m: f"{i:032x}" for i, m in enumerate(order, start=1)}
+    text = WIDGET_ID.sub(lambda m: names.get(m.group(0), m.group(0)), nbformat.writes(nb))
+    return nbformat.reads(text, as_version=4)
+
+
 def build(path: Path) -> None:
     """Re-execute the notebook at ``path`` and overwrite it with the fresh outputs."""
     nb = nbformat.read(path, as_version=4)
     execute(nb, cwd=path.parent)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    nbformat.write(nb, path)
+    nbformat.write(normalize(nb), path)
 
 
 def _resolve(name: str) -> Path:

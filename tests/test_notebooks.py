@@ -48,3 +48,30 @@ def test_notebook_is_committed_with_outputs_of_one_clean_run(path):
     )
     assert not [o for c in code for o in c.outputs if o.output_type == "error"], f"{path.name} was saved with an error"
     assert any(c.outputs for c in code), f"{path.name} was saved without outputs"
+
+
+def test_rebuilding_a_notebook_changes_nothing_but_results():
+    """build.normalize joins chunked prints and renumbers ipywidgets' random model ids, so two runs match."""
+
+    def run(ids):
+        slider, label = ids
+        nb = nbformat.v4.new_notebook()
+        cell = nbformat.v4.new_code_cell("w", id="the-cell")
+        cell.outputs = [
+            nbformat.v4.new_output("stream", name="stdout", text="loss 0.5"),
+            nbformat.v4.new_output("stream", name="stdout", text="\n"),
+            nbformat.v4.new_output("display_data", data={"application/vnd.jupyter.widget-view+json": {"model_id": slider}}),
+        ]
+        nb.cells = [cell]
+        nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {
+            label: {"model_name": "LabelModel", "state": {}},
+            slider: {"model_name": "IntSliderModel", "state": {"description": f"IPY_MODEL_{label}"}},
+        }}}
+        return nbformat.writes(build.normalize(nb))
+
+    first = run(("b09f90e28bcd46cda14d453226a8e2bd", "0a690dfb62bf49cb9484c2e7ea16d268"))
+    second = run(("13c53ed89c8549b68f1cd7c03f2f4309", "d54054b8e9954b1c8fb25a3da12cc469"))
+    assert first == second
+    nb = nbformat.reads(first, as_version=4)
+    assert [o.get("text") for o in nb.cells[0].outputs] == ["loss 0.5\n", None]
+    assert nb.cells[0].outputs[1]["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] == f"{1:032x}"
