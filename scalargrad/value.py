@@ -17,7 +17,6 @@ from .context import current as _current_context
 
 _isfinite = math.isfinite
 _new = object.__new__
-_ADD, _MUL = P.ADD, P.MUL
 
 
 def _describe(v: "Value") -> str:
@@ -83,6 +82,45 @@ def _binary(prim: P.Primitive, a: "Value", b: "Value") -> "Value":
     else:
         out._prim = out._a = out._b = None
     return out
+
+
+def _sum_or_product(prim: P.Primitive):
+    """``__add__`` or ``__mul__``: ``_binary(prim, self, other)`` with the table's forward and local
+    derivatives written out, because + and * make most of a network's nodes (tests check
+    that they make exactly the table's node)."""
+    multiply = prim is P.MUL
+
+    def operator(self, other):
+        if other.__class__ is not Value:
+            other = _operand(other)
+            if other is NotImplemented:
+                return other
+        ad = self.data
+        bd = other.data
+        y = ad * bd if multiply else ad + bd
+        if y - y != 0.0:  # inf or nan
+            return _binary(prim, self, other)  # raises the overflow error
+        out = _new(Value)
+        out.data = y
+        out.grad = 0.0
+        out.label = ""
+        out._mark = None
+        recording, out._scope = _current_context()
+        if recording:
+            out._prim = prim
+            out._a = self
+            out._b = other
+            if multiply:
+                out._da = bd
+                out._db = ad
+            else:
+                out._da = out._db = 1.0
+        else:
+            out._prim = out._a = out._b = None
+        return out
+
+    operator.__name__ = "__mul__" if multiply else "__add__"
+    return operator
 
 
 def _constant(x: float) -> "Constant":
@@ -184,57 +222,8 @@ class Value:
 
     # ------------------------------------------------------------ primitives
 
-    # + and * make most of a network's nodes, so they are _binary(P.ADD/P.MUL, ...) written
-    # out with the table's forward and local derivatives inlined (tests check they agree).
-
-    def __add__(self, other):
-        if other.__class__ is not Value:
-            other = _operand(other)
-            if other is NotImplemented:
-                return other
-        y = self.data + other.data
-        if y - y != 0.0:  # inf or nan
-            return _binary(P.ADD, self, other)  # raises the overflow error
-        out = _new(Value)
-        out.data = y
-        out.grad = 0.0
-        out.label = ""
-        out._mark = None
-        recording, out._scope = _current_context()
-        if recording:
-            out._prim = _ADD
-            out._a = self
-            out._b = other
-            out._da = out._db = 1.0
-        else:
-            out._prim = out._a = out._b = None
-        return out
-
-    def __mul__(self, other):
-        if other.__class__ is not Value:
-            other = _operand(other)
-            if other is NotImplemented:
-                return other
-        ad = self.data
-        bd = other.data
-        y = ad * bd
-        if y - y != 0.0:
-            return _binary(P.MUL, self, other)
-        out = _new(Value)
-        out.data = y
-        out.grad = 0.0
-        out.label = ""
-        out._mark = None
-        recording, out._scope = _current_context()
-        if recording:
-            out._prim = _MUL
-            out._a = self
-            out._b = other
-            out._da = bd
-            out._db = ad
-        else:
-            out._prim = out._a = out._b = None
-        return out
+    __add__ = _sum_or_product(P.ADD)
+    __mul__ = _sum_or_product(P.MUL)
 
     def max(self, other) -> "Value":
         """max(self, other); the gradient goes to the larger, split ½/½ on a tie."""
