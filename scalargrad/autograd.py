@@ -103,21 +103,26 @@ def backward(root) -> None:
     _chain_rule_in_place(topological_order(root), seed_leaves_at_zero=False)
 
 
-def _as_inputs(inputs) -> tuple:
+def as_values(items, what: str, ordered: bool = True) -> tuple:
+    """``items`` (one Value, or an iterable of Values) as a tuple of Values.
+
+    TypeError names ``what`` and the first item that is not a Value; with ``ordered``,
+    a set is refused too (its order, and so the result's, would be arbitrary).
+    """
     from .value import Value
 
-    if isinstance(inputs, Value):
-        return (inputs,)
-    if isinstance(inputs, (set, frozenset)):
-        raise TypeError("grad() inputs must be ordered (a list or tuple of Values), got a set")
+    if isinstance(items, Value):
+        return (items,)
+    if ordered and isinstance(items, (set, frozenset)):
+        raise TypeError(f"{what} must be ordered (a list or tuple of Values), got a set")
     try:
-        inputs = tuple(inputs)
+        items = tuple(items)
     except TypeError:
-        raise TypeError(f"grad() inputs must be a Value or a sequence of Values, got {type(inputs).__name__}") from None
-    for i, x in enumerate(inputs):
+        raise TypeError(f"{what} must be a Value or a sequence of Values, got {type(items).__name__}") from None
+    for i, x in enumerate(items):
         if not isinstance(x, Value):
-            raise TypeError(f"grad() inputs[{i}] must be a Value, got {type(x).__name__} {x!r}")
-    return inputs
+            raise TypeError(f"{what}[{i}] must be a Value, got {type(x).__name__} {x!r}")
+    return items
 
 
 def grad(output, inputs: "Value | Sequence", create_graph: bool = False) -> tuple:
@@ -133,7 +138,7 @@ def grad(output, inputs: "Value | Sequence", create_graph: bool = False) -> tupl
 
     if not isinstance(output, Value):
         raise TypeError(f"grad() output must be a Value, got {type(output).__name__} {output!r}")
-    inputs = _as_inputs(inputs)
+    inputs = as_values(inputs, "grad() inputs")
     order = topological_order(output)
     if not create_graph:
         gradients = node_gradients(order)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from .autograd import topological_order
+from .autograd import as_values, topological_order
 from .picture import Picture
 from .render import BACKENDS
 from .value import Constant, Value
@@ -88,7 +88,7 @@ class Options:
     @classmethod
     def checked(cls, params: Iterable = (), **given) -> "Options":
         """Options from keyword arguments, each checked, with a message naming what was wrong."""
-        o = cls(params=_check_params(params), **given)
+        o = cls(params=frozenset(as_values(params, "params", ordered=False)), **given)
         if o.rankdir not in RANKDIRS:
             raise ValueError(f"rankdir must be 'LR' (left to right) or 'TB' (top to bottom), got {o.rankdir!r}")
         if isinstance(o.digits, bool) or not isinstance(o.digits, int) or not 1 <= o.digits <= 17:
@@ -110,22 +110,6 @@ class Options:
         if self.group_depth is None:
             return node.scope
         return ".".join(node.scope.split(".")[: self.group_depth])
-
-
-def _check_params(params) -> frozenset:
-    if isinstance(params, Value):
-        params = (params,)
-    try:
-        params = tuple(params)
-    except TypeError:
-        raise TypeError(f"params must be an iterable of Values (e.g. model.parameters()), got {type(params).__name__}") from None
-    for i, p in enumerate(params):
-        if not isinstance(p, Value):
-            raise TypeError(f"params[{i}] must be a Value, got {type(p).__name__} {p!r}")
-    return frozenset(params)
-
-
-# ---------------------------------------------------------------- the picture
 
 
 def draw(
