@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from scalargrad import Value
@@ -11,3 +13,40 @@ def values():
         return tuple(Value(v, k) for k, v in named.items())
 
     return make
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's chromium: Playwright's own browser download does not work here
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--headless",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser_page(tmp_path):
+    """A page of headless Chromium with an empty profile, closed at the end whatever happens.
+
+    For tests marked ``browser`` (``uv run --group browser pytest -m browser``); skipped
+    without the browser dependency group or without /usr/bin/chromium.
+    """
+    playwright = pytest.importorskip("playwright.sync_api", reason="the browser dependency group is not installed")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    profile = tmp_path / "chromium-profile"
+    profile.mkdir()
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, viewport={"width": 1400, "height": 1800}
+        )
+        try:
+            page = browser.pages[0] if browser.pages else browser.new_page()
+            page.set_default_timeout(60_000)
+            yield page
+        finally:
+            browser.close()

@@ -25,17 +25,6 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "03_xor_playground.ipynb"
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--headless",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 STATUS = re.compile(r"step\s+(\d+).*?loss\s+([0-9.]+)", re.S)
 
 
@@ -132,50 +121,39 @@ def _status(page) -> tuple[int, float]:
     return int(match[1]), float(match[2])
 
 
-def test_playground_trains_in_jupyterlab(jupyterlab, tmp_path):
-    playwright = pytest.importorskip("playwright.sync_api", reason="the browser dependency group is not installed")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
+def test_playground_trains_in_jupyterlab(jupyterlab, browser_page):
     ARTIFACTS.mkdir(exist_ok=True)
-    profile = tmp_path / "chromium-profile"  # empty: no state from any earlier run
-    profile.mkdir()
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, viewport={"width": 1400, "height": 1800}
-        )
-        page = browser.pages[0] if browser.pages else browser.new_page()
-        try:
-            page.set_default_timeout(60_000)
-            page.goto(jupyterlab)
-            page.locator(".jp-Notebook").wait_for()
-            _wait_for_idle_kernel(page)
+    page = browser_page
+    try:
+        page.goto(jupyterlab)
+        page.locator(".jp-Notebook").wait_for()
+        _wait_for_idle_kernel(page)
 
-            page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-            page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
 
-            train = page.locator(".playground-controls button", has_text="Train")
-            train.wait_for(timeout=120_000)
-            page.locator(".playground-graph svg").first.wait_for()
-            step0, loss0 = _status(page)
+        train = page.locator(".playground-controls button", has_text="Train")
+        train.wait_for(timeout=120_000)
+        page.locator(".playground-graph svg").first.wait_for()
+        step0, loss0 = _status(page)
 
-            train.click()
-            deadline = time.monotonic() + 120
-            while True:
-                step, loss = _status(page)
-                if step > step0 and loss < 0.5 * loss0:
-                    break
-                assert time.monotonic() < deadline, f"after 120 s the loss shown is {loss} at step {step} (from {loss0})"
-                page.wait_for_timeout(500)
-            page.locator(".playground-controls button", has_text="Pause").click()
-            page.locator(".playground-controls button", has_text="Train").wait_for()
+        train.click()
+        deadline = time.monotonic() + 120
+        while True:
+            step, loss = _status(page)
+            if step > step0 and loss < 0.5 * loss0:
+                break
+            assert time.monotonic() < deadline, f"after 120 s the loss shown is {loss} at step {step} (from {loss0})"
+            page.wait_for_timeout(500)
+        page.locator(".playground-controls button", has_text="Pause").click()
+        page.locator(".playground-controls button", has_text="Train").wait_for()
 
-            boundary = page.locator("img.playground-boundary")
-            assert boundary.count() == 1 and boundary.evaluate("img => img.naturalWidth") > 100
-            graph = page.locator(".playground-graph svg")
-            assert graph.count() >= 1 and graph.first.locator("g.node").count() > 0
-        finally:
-            # JupyterLab scrolls inside its notebook panel: bring the playground into the viewport for the picture.
-            if page.locator(".playground").count():
-                page.locator(".playground").first.scroll_into_view_if_needed()
-            page.screenshot(path=str(ARTIFACTS / "playground.png"))
-            browser.close()
+        boundary = page.locator("img.playground-boundary")
+        assert boundary.count() == 1 and boundary.evaluate("img => img.naturalWidth") > 100
+        graph = page.locator(".playground-graph svg")
+        assert graph.count() >= 1 and graph.first.locator("g.node").count() > 0
+    finally:
+        # JupyterLab scrolls inside its notebook panel: bring the playground into the viewport for the picture.
+        if page.locator(".playground").count():
+            page.locator(".playground").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "playground.png"))
