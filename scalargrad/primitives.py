@@ -36,6 +36,11 @@ class Primitive:
     def __repr__(self) -> str:
         return f"<primitive {self.name!r}: {self.formula}>"
 
+    def __reduce__(self):
+        # Pickled and deep-copied by name, so a graph can be saved or copied and still point
+        # at the one table entry (the rules are functions, which pickle cannot carry).
+        return primitive_named, (self.name,)
+
 
 def data_of(x) -> float:
     """The plain number behind ``x``: ``x.data`` for a Value, ``x`` itself for a float."""
@@ -149,3 +154,16 @@ def power(exponent: float) -> Primitive:
 
 #: Every fixed primitive, in the order the README's table lists them.
 TABLE: tuple[Primitive, ...] = (ADD, MUL, EXP, RECIPROCAL, MAX, LOG, RELU, SIGMOID, TANH)
+
+
+def primitive_named(name: str) -> Primitive:
+    """The table's primitive called ``name`` ('+', 'exp', '**2', ...)."""
+    for primitive in TABLE:
+        if primitive.name == name:
+            return primitive
+    if name.startswith("**"):
+        try:
+            return power(float(name[2:]))
+        except ValueError:
+            pass
+    raise KeyError(f"no primitive is named {name!r}; the table has {', '.join(p.name for p in TABLE)} and **c")

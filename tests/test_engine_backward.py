@@ -538,3 +538,34 @@ def test_threads_sorting_one_shared_graph_at_once_each_get_the_whole_order():
         sys.setswitchinterval(switch)
     assert len(results) == 4 and all(r == expected for r in results)
     assert len(expected) == len(set(expected))
+
+
+def test_a_graph_survives_pickle_and_deepcopy_and_backpropagates_the_same():
+    import copy
+    import pickle
+
+    def build():
+        x = Value(2.0, "x")
+        y = ((x * x + 1) ** 0.5).tanh().max(x**-1.5) + x.log().exp() / 3
+        return x, y
+
+    x, y = build()
+    y.backward()
+    for clone in (pickle.loads(pickle.dumps(y)), copy.deepcopy(y)):
+        order = topological_order(clone)
+        leaf = next(n for n in order if n.label == "x")
+        assert [n.op for n in order] == [n.op for n in topological_order(y)]
+        assert all(a.primitive is b.primitive for a, b in zip(order, topological_order(y)))  # the table's entries
+        for n in order:
+            n.grad = 0.0
+        clone.backward()
+        assert leaf.grad == x.grad and clone.data == y.data
+
+
+def test_primitive_named_finds_table_entries_and_powers_and_refuses_others():
+    from scalargrad.primitives import TABLE, power, primitive_named
+
+    assert all(primitive_named(p.name) is p for p in TABLE)
+    assert primitive_named("**2") is power(2.0) and primitive_named("**-1.5") is power(-1.5)
+    with pytest.raises(KeyError, match="no primitive is named 'sin'"):
+        primitive_named("sin")
