@@ -7,9 +7,11 @@ always sums the same numbers in the same order: bit-identical gradients every ru
 
 from __future__ import annotations
 
-import math
 import threading
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+if TYPE_CHECKING:
+    from .value import Value
 
 _traversal_lock = threading.Lock()
 

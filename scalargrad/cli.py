@@ -240,7 +240,7 @@ def gradient_table(expression: str, root, variables: dict, digits: int = 4) -> s
     from .drawing import format_number
 
     fmt = lambda x: format_number(x, digits)  # noqa: E731
-    rows = [("variable", "value", f"gradient ∂f/∂variable")]
+    rows = [("variable", "value", "gradient ∂f/∂variable")]
     rows += [(name, fmt(v.data), fmt(v.grad)) for name, v in variables.items()]
     widths = [max(len(r[k]) for r in rows) for k in range(3)]
     lines = [f"f = {expression} = {fmt(root.data)}", ""]

@@ -7,7 +7,6 @@ import statistics
 
 import pytest
 
-import nn
 from nn import MLP, Dropout, Layer, Linear, Module, Neuron, ReLU, Sequential, Sigmoid, Tanh
 from scalargrad import Value
 
