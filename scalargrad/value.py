@@ -62,33 +62,16 @@ def _unary(prim: P.Primitive, x: "Value") -> "Value":
     return out
 
 
-def _binary(prim: P.Primitive, a: "Value", b: "Value") -> "Value":
-    ad = a.data
-    bd = b.data
-    y = prim.forward(ad, bd)
-    if not _isfinite(y):
-        raise _failure(OverflowError(f"the result {a.data!r} {prim.name} {b.data!r} overflows a float"), prim, (a, b))
-    out = _new(Value)
-    out.data = y
-    out.grad = 0.0
-    out.label = ""
-    out._mark = None
-    recording, out._scope = _current_context()
-    if recording:
-        out._prim = prim
-        out._a = a
-        out._b = b
-        out._da, out._db = prim.local(ad, bd, y)
-    else:
-        out._prim = out._a = out._b = None
-    return out
+def _binary_operator(prim: P.Primitive):
+    """The method ``self <prim> other`` making one node of the binary primitive ``prim``.
 
-
-def _sum_or_product(prim: P.Primitive):
-    """``__add__`` or ``__mul__``: ``_binary(prim, self, other)`` with the table's forward and local
-    derivatives written out, because + and * make most of a network's nodes (tests check
-    that they make exactly the table's node)."""
-    multiply = prim is P.MUL
+    Plain-number operands become Constant leaves; anything else gives NotImplemented. For +
+    and *, which make most of a network's nodes, the table's forward and local rules are
+    written out here (tests check that they make exactly the table's node); other
+    primitives call the table's functions.
+    """
+    add, multiply = prim is P.ADD, prim is P.MUL
+    forward, local = prim.forward, prim.local
 
     def operator(self, other):
         if other.__class__ is not Value:
@@ -97,9 +80,9 @@ def _sum_or_product(prim: P.Primitive):
                 return other
         ad = self.data
         bd = other.data
-        y = ad * bd if multiply else ad + bd
+        y = ad * bd if multiply else ad + bd if add else forward(ad, bd)
         if y - y != 0.0:  # inf or nan
-            return _binary(prim, self, other)  # raises the overflow error
+            raise _failure(OverflowError(f"the result {ad!r} {prim.name} {bd!r} overflows a float"), prim, (self, other))
         out = _new(Value)
         out.data = y
         out.grad = 0.0
@@ -113,14 +96,18 @@ def _sum_or_product(prim: P.Primitive):
             if multiply:
                 out._da = bd
                 out._db = ad
-            else:
+            elif add:
                 out._da = out._db = 1.0
+            else:
+                out._da, out._db = local(ad, bd, y)
         else:
             out._prim = out._a = out._b = None
         return out
 
-    operator.__name__ = "__mul__" if multiply else "__add__"
     return operator
+
+
+_max = _binary_operator(P.MAX)
 
 
 def _constant(x: float) -> "Constant":
@@ -222,15 +209,15 @@ class Value:
 
     # ------------------------------------------------------------ primitives
 
-    __add__ = _sum_or_product(P.ADD)
-    __mul__ = _sum_or_product(P.MUL)
+    __add__ = _binary_operator(P.ADD)
+    __mul__ = _binary_operator(P.MUL)
 
     def max(self, other) -> "Value":
         """max(self, other); the gradient goes to the larger, split ½/½ on a tie."""
-        operand = _operand(other)
-        if operand is NotImplemented:
+        result = _max(self, other)
+        if result is NotImplemented:
             raise TypeError(f"max() expects a Value or a real number, got {type(other).__name__} {other!r}")
-        return _binary(P.MAX, self, operand)
+        return result
 
     def exp(self) -> "Value":
         """eˣ. Raises OverflowError above x ≈ 709.78."""
