@@ -11,7 +11,7 @@ constants grey and dashed; the output has a thick green border.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from .autograd import as_values, topological_order
@@ -81,14 +81,20 @@ class Options:
     max_nodes: int | None = DEFAULT_MAX_NODES
     group: str | None = None
     group_depth: int | None = None
+    fold_params: bool = False
     params: frozenset = frozenset()
+    param_names: dict = field(default_factory=dict)  # parameter -> its name in a model, shown if it has no label
     color_grads: bool = False
     backend: str = "auto"
 
     @classmethod
     def checked(cls, params: Iterable = (), **given) -> "Options":
         """Options from keyword arguments, each checked, with a message naming what was wrong."""
-        o = cls(params=frozenset(as_values(params, "params", ordered=False)), **given)
+        names = {}
+        if callable(getattr(params, "named_parameters", None)):  # a model (an nn Module): use its names
+            names = {p: name for name, p in params.named_parameters()}
+            params = list(names)
+        o = cls(params=frozenset(as_values(params, "params", ordered=False)), param_names=names, **given)
         if o.rankdir not in RANKDIRS:
             raise ValueError(f"rankdir must be 'LR' (left to right) or 'TB' (top to bottom), got {o.rankdir!r}")
         if isinstance(o.digits, bool) or not isinstance(o.digits, int) or not 1 <= o.digits <= 17:
@@ -99,6 +105,10 @@ class Options:
             raise ValueError(f"group must be None, 'box' or 'collapse', got {o.group!r}")
         if o.group_depth is not None and (isinstance(o.group_depth, bool) or not isinstance(o.group_depth, int) or o.group_depth < 1):
             raise ValueError(f"group_depth must be a positive whole number or None (full scope names), got {o.group_depth!r}")
+        if not isinstance(o.fold_params, bool):
+            raise ValueError(f"fold_params must be True or False, got {o.fold_params!r}")
+        if o.fold_params and (o.group is None or not o.params):
+            raise ValueError("fold_params=True folds parameters into groups: it needs group='box' or 'collapse' and params=")
         if o.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {o.backend!r}")
         return o
@@ -122,6 +132,7 @@ def draw(
     max_nodes: int | None = DEFAULT_MAX_NODES,
     group: str | None = None,
     group_depth: int | None = None,
+    fold_params: bool = False,
     params: Iterable = (),
     color_grads: bool = False,
     backend: str = "auto",
@@ -137,8 +148,12 @@ def draw(
     * ``max_nodes``: refuse (``GraphTooLarge``) a graph with more value nodes; ``None`` for no limit.
     * ``group``: ``"box"`` draws nodes made inside ``scalargrad.scope(name)`` in a box per
       scope; ``"collapse"`` draws each scope as one node showing its outputs' data and grad.
-      ``group_depth=n`` groups by the first ``n`` parts of dotted scope names.
-    * ``params``: Values to draw as parameters (e.g. ``model.parameters()``); other
+      ``group_depth=n`` groups by the first ``n`` parts of dotted scope names;
+      ``fold_params=True`` draws each parameter (see ``params``) that is used inside only
+      one group in that group, so a whole network collapses to its layers or neurons.
+    * ``params``: Values to draw as parameters (e.g. ``model.parameters()``), or a model
+      with ``named_parameters()`` (an ``nn`` Module), whose parameters are then shown under
+      their names (``layers.0.neurons.1.w.0``) unless they have a label; other
       non-constant leaves are drawn as inputs.
     * ``color_grads``: fill value nodes red (negative grad) or blue (positive), deeper for larger |grad|.
     * ``backend``: ``"auto"``, ``"dot"`` (system Graphviz) or ``"wasm"`` (built in).
@@ -152,7 +167,7 @@ def draw(
         raise ValueError(f"format must be 'svg' or 'png', got {format!r}; save other formats with .save(path)")
     options = Options.checked(
         params=params, rankdir=rankdir, show_grad=show_grad, edge_labels=edge_labels, digits=digits,
-        max_nodes=max_nodes, group=group, group_depth=group_depth, color_grads=color_grads, backend=backend,
+        max_nodes=max_nodes, group=group, group_depth=group_depth, fold_params=fold_params, color_grads=color_grads, backend=backend,
     )
     order = graph_nodes(root, options)
     return Picture(dot_source(order, options, grad_of=_current_grad), backend)
@@ -177,11 +192,27 @@ def graph_nodes(root: Value, options: Options) -> list:
     return order
 
 
+def groups_of(order: list, options: Options) -> dict:
+    """The group each node is drawn in ('' for none): its scope cut to ``group_depth``, and with
+    ``fold_params`` a parameter used only inside one group is drawn in that group."""
+    group = {node: options.group_of(node) for node in order}
+    if options.fold_params:
+        users: dict = {}
+        for node in order:
+            for parent in node.parents:
+                if parent in options.params and not group[parent]:
+                    users.setdefault(parent, set()).add(group[node])
+        for param, where in users.items():
+            if len(where) == 1 and "" not in where:
+                group[param] = next(iter(where))
+    return group
+
+
 def _drawn_node_count(order: list, options: Options) -> int:
     if options.group != "collapse":
         return len(order)
-    groups = {options.group_of(n) for n in order}
-    return sum(1 for n in order if not options.group_of(n)) + len(groups - {""})
+    group = groups_of(order, options)
+    return sum(1 for n in order if not group[n]) + len(set(group.values()) - {""})
 
 
 def _too_large_message(order: list, count: int, options: Options) -> str:
@@ -191,7 +222,10 @@ def _too_large_message(order: list, count: int, options: Options) -> str:
         f"to draw it anyway pass max_nodes={count} (or max_nodes=None)"
     )
     if options.group == "collapse":
-        return message + ", or collapse bigger groups with a smaller group_depth"
+        advice = ", or collapse bigger groups with a smaller group_depth"
+        if not options.fold_params:
+            advice += ", or fold each group's parameters into it (fold_params=True, params=model)"
+        return message + advice
     if any(n.scope for n in order):
         return message + ", or draw each scope as one node with group='collapse'"
     return message + ", or build it inside `with scalargrad.scope(name):` blocks and draw with group='collapse'"
@@ -224,13 +258,14 @@ def dot_source(
         graph.attr(label=graphviz.nohtml(escape(caption)), labelloc="t")
 
     collapse = options.group == "collapse"
-    group = {node: options.group_of(node) for node in order}
+    group = groups_of(order, options)
     grads = [g for g in map(grad_of, order) if g is not None]
     grad_scale = max((abs(g) for g in grads), default=0.0)
 
     def value_node(target, node: Value) -> None:
         i = index[node]
-        fields = [escape(node.label)] if node.label else []
+        label = node.label or options.param_names.get(node, "")
+        fields = [escape(label)] if label else []
         fields.append(f"data {fmt(node.data)}")
         if options.show_grad:
             g = grad_of(node)
@@ -249,7 +284,8 @@ def dot_source(
 
     def group_node(target, name: str, members: list) -> None:
         outputs = [n for n in members if n is root or any(group[c] != name for c in consumers[n])]
-        lines = [escape(name), f"({len(members)} nodes)"]
+        folded = sum(1 for n in members if n in options.params)
+        lines = [escape(name), f"({len(members)} nodes, {folded} parameters)" if folded else f"({len(members)} nodes)"]
         for n in outputs[:8]:
             text = f"{escape(n.label) + ': ' if n.label else 'out: '}data {fmt(n.data)}"
             if options.show_grad:

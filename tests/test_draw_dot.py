@@ -144,6 +144,18 @@ def test_bad_options_are_refused_naming_the_value(values, option, given):
         draw(lecture_f(values), **{option: given})
 
 
+def test_a_model_as_params_names_its_unlabelled_parameters():
+    import nn
+
+    model = nn.Neuron(2, activation="linear", rng=__import__("random").Random(0))
+    w0, w1 = model.w
+    w1.label = "mine"
+    out = model([Value(1.0, "x0"), Value(2.0, "x1")])
+    labels = [label for label, attrs in dot_nodes(draw(out, params=model).source).values() if "#fef3c7" in attrs]
+    assert sorted(label.split(" | ")[0] for label in labels) == ["{ b", "{ mine", "{ w.0"]
+    assert w0.label == ""  # drawing names it; it does not change the Value
+
+
 def test_non_value_root_and_params_are_refused():
     with pytest.raises(TypeError, match="got float 3.0"):
         draw(3.0)

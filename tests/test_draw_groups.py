@@ -115,3 +115,55 @@ def test_scope_names_are_escaped_in_boxes_and_groups():
         source = draw(z, group=group).source
         assert 'bad\\"name\\{\\|\\}' in source
         assert len(dot_nodes(source)) == (7 if group == "box" else 5)
+
+
+def net_with_outside_params():
+    """Two neurons whose weights are made outside any scope (as nn makes them), plus one
+    parameter shared by both neurons; after backward."""
+    x = Value(1.5, "x")
+    w = [Value(0.5, "wa"), Value(-0.7, "wb")]
+    shared = Value(0.2, "shared")
+    outs = []
+    for j in range(2):
+        with scope(f"neuron{j}"):
+            outs.append((w[j] * x + shared).tanh())
+    loss = outs[0] * outs[1]
+    loss.label = "loss"
+    loss.backward()
+    return loss, w, shared
+
+
+def test_fold_params_draws_each_groups_own_parameters_inside_it():
+    loss, w, shared = net_with_outside_params()
+    unfolded = dot_nodes(draw(loss, group="collapse", params=[*w, shared]).source)
+    folded = dot_nodes(draw(loss, group="collapse", params=[*w, shared], fold_params=True).source)
+    labels = [label for label, _ in folded.values()]
+    assert any(label.startswith("{ wa |") for label, _ in unfolded.values())
+    assert not any(label.startswith(("{ wa |", "{ wb |")) for label in labels)  # folded into their neurons
+    assert any(label.startswith("{ shared |") for label in labels)  # used by two groups: stays outside
+    assert any(label.startswith("{ x |") for label in labels)  # inputs are never folded
+    neuron0 = next(label for label in labels if label.startswith("neuron0"))
+    assert "(4 nodes, 1 parameters)" in neuron0
+    assert len(folded) == len(unfolded) - 2
+
+
+def test_fold_params_also_boxes_parameters_with_their_group():
+    loss, w, shared = net_with_outside_params()
+    source = draw(loss, group="box", params=[*w, shared], fold_params=True).source
+    paths = cluster_paths(source)
+    names = {label.split(" |")[0].lstrip("{ "): name for name, (label, _) in dot_nodes(source).items()}
+    assert paths[names["wa"]] == ("neuron0",) and paths[names["wb"]] == ("neuron1",)
+    assert not paths.get(names["shared"])
+
+
+def test_fold_params_counts_for_the_node_limit_and_is_checked():
+    loss, w, shared = net_with_outside_params()
+    with pytest.raises(GraphTooLarge, match=r"fold each group.s parameters into it \(fold_params=True, params=model\)"):
+        draw(loss, group="collapse", params=[*w, shared], max_nodes=5)
+    draw(loss, group="collapse", params=[*w, shared], fold_params=True, max_nodes=5)  # 5 nodes once folded
+    with pytest.raises(ValueError, match="fold_params=True .* needs group='box' or 'collapse' and params="):
+        draw(loss, params=w, fold_params=True)
+    with pytest.raises(ValueError, match="needs group='box' or 'collapse' and params="):
+        draw(loss, group="collapse", fold_params=True)
+    with pytest.raises(ValueError, match="fold_params must be True or False, got 'yes'"):
+        draw(loss, group="collapse", params=w, fold_params="yes")
