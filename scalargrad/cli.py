@@ -20,6 +20,7 @@ FUNCTIONS = {"exp": 1, "log": 1, "relu": 1, "tanh": 1, "sigmoid": 1, "max": 2}
 OUTPUTS = (".svg", ".png", ".dot", ".html")
 ALLOWED = "numbers, variables, + - * / **, unary minus, and calls of " + ", ".join(FUNCTIONS)
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+_APPLY = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow}
 
 
 class Refused(ValueError):
@@ -221,7 +222,7 @@ def _build(node: ast.AST, variables: dict):
         if op == "**" and not isinstance(right, float):
             raise Refused("the exponent of ** must be a number, not an expression of variables")
         try:
-            result = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow}[op](left, right)
+            result = _APPLY[op](left, right)
         except OverflowError:
             raise Refused(f"{left!r} {op} {right!r} overflows a float") from None
         if isinstance(result, complex):

@@ -48,9 +48,13 @@ _CHILDREN: dict = {}  # (outer context, name) -> inner context, so entering a sc
 _CHILDREN_LIMIT = 4096  # a program that makes endless distinct names only refills the cache
 
 
-def _child(outer: GraphContext, name: str) -> GraphContext:
+def _check_name(name) -> None:
     if not isinstance(name, str) or not name:
         raise ValueError(f"scope() needs a non-empty string name, got {name!r}")
+
+
+def _child(outer: GraphContext, name: str) -> GraphContext:
+    _check_name(name)
     if len(_CHILDREN) >= _CHILDREN_LIMIT:
         _CHILDREN.clear()
     full = f"{outer.scope}.{name}" if outer.scope else name
@@ -65,7 +69,10 @@ def push_scope(name: str) -> Token:
     (nn's modules), where it is the cheapest way: one lookup and one ContextVar set.
     """
     outer = _CURRENT.get()
-    inner = _CHILDREN.get((outer, name))
+    try:
+        inner = _CHILDREN.get((outer, name))
+    except TypeError:  # an unhashable name: _child says what was wrong with it
+        inner = None
     if inner is None:
         inner = _child(outer, name)
     return _CURRENT.set(inner)
@@ -84,8 +91,7 @@ class scope:
     __slots__ = ("name", "_token")
 
     def __init__(self, name: str):
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"scope() needs a non-empty string name, got {name!r}")
+        _check_name(name)
         self.name = name
 
     def __enter__(self) -> str:
@@ -93,4 +99,4 @@ class scope:
         return _CURRENT.get().scope
 
     def __exit__(self, *exc_info) -> None:
-        _CURRENT.reset(self._token)
+        pop_scope(self._token)

@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 
 from .autograd import as_values, topological_order
 from .picture import Picture
-from .render import BACKENDS
+from .render import check_backend
 from .value import Constant, Value
 
 DEFAULT_MAX_NODES = 500
@@ -109,8 +109,7 @@ class Options:
             raise ValueError(f"fold_params must be True or False, got {o.fold_params!r}")
         if o.fold_params and (o.group is None or not o.params):
             raise ValueError("fold_params=True folds parameters into groups: it needs group='box' or 'collapse' and params=")
-        if o.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {o.backend!r}")
+        check_backend(o.backend)
         return o
 
     def group_of(self, node: Value) -> str:

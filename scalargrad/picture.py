@@ -20,8 +20,7 @@ class Picture:
     """
 
     def __init__(self, source: str, backend: str = "auto"):
-        if backend not in render.BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(map(repr, render.BACKENDS))}, got {backend!r}")
+        render.check_backend(backend)
         self.source = source
         self.backend = backend
         self._svg: str | None = None
@@ -53,8 +52,7 @@ class Picture:
                 f"cannot tell the picture format from {str(path)!r}: "
                 f"the file name must end in one of {', '.join(FORMATS)}"
             )
-        if not path.parent.is_dir():
-            raise FileNotFoundError(f"cannot save {str(path)!r}: the folder {str(path.parent)!r} does not exist")
+        require_folder(path)
         data = {"svg": lambda: self.svg().encode("utf-8"), "png": self.png, "pdf": self.pdf,
                 "dot": lambda: self.source.encode("utf-8")}[fmt]()
         write_atomically(path, data)
@@ -93,6 +91,12 @@ def _read_umask() -> int:
 
 
 _UMASK = _read_umask()
+
+
+def require_folder(path: Path) -> None:
+    """Refuse to save to ``path`` when its folder does not exist (FileNotFoundError naming both)."""
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"cannot save {str(path)!r}: the folder {str(path.parent)!r} does not exist")
 
 
 def write_atomically(path: Path, data: bytes) -> None:

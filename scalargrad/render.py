@@ -32,10 +32,15 @@ def dot_available() -> bool:
     return shutil.which("dot") is not None
 
 
-def choose_backend(backend: str = "auto") -> str:
-    """The backend that will draw: ``"dot"`` if asked for or on ``PATH`` (for ``"auto"``), else ``"wasm"``."""
+def check_backend(backend) -> None:
+    """Refuse a backend name other than ``"auto"``, ``"dot"`` and ``"wasm"``, saying what was given."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+
+
+def choose_backend(backend: str = "auto") -> str:
+    """The backend that will draw: ``"dot"`` if asked for or on ``PATH`` (for ``"auto"``), else ``"wasm"``."""
+    check_backend(backend)
     if backend == "auto":
         return "dot" if dot_available() else "wasm"
     if backend == "dot" and not dot_available():

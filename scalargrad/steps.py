@@ -19,7 +19,7 @@ from typing import Iterator
 
 from .autograd import node_gradients
 from .drawing import Options, dot_source, format_number, graph_nodes
-from .picture import Picture, write_atomically
+from .picture import Picture, require_folder, write_atomically
 from .value import Value
 
 
@@ -30,13 +30,11 @@ def backward_steps(root: Value, *, edge_labels: bool = True, **options) -> Itera
     nodes being stepped through). Options and the node limit are checked at once, before
     the first picture.
     """
-    frames = _frames(root, edge_labels=edge_labels, **options)
-    backend = options.get("backend", "auto")
-    return (Picture(source, backend) for source, _ in frames)
+    return (picture for picture, _ in _frames(root, edge_labels=edge_labels, **options))
 
 
-def _frames(root: Value, **options) -> Iterator[tuple[str, str]]:
-    """Check everything, then return a lazy iterator of (DOT source, caption) per step."""
+def _frames(root: Value, **options) -> Iterator[tuple[Picture, str]]:
+    """Check everything, then return a lazy iterator of (picture, caption) per step."""
     if options.get("group") == "collapse":
         raise ValueError("backward_steps cannot collapse groups (the steps go through every node); use group='box' or None")
     if not options.get("show_grad", True):
@@ -46,14 +44,14 @@ def _frames(root: Value, **options) -> Iterator[tuple[str, str]]:
     return _frame_sources(order, opts)
 
 
-def _frame_sources(order: list, opts: Options) -> Iterator[tuple[str, str]]:
+def _frame_sources(order: list, opts: Options) -> Iterator[tuple[Picture, str]]:
     final = node_gradients(order)
     known: dict = {}
     n = len(order)
     for k, node in enumerate(reversed(order), start=1):
         known[node] = final[node]
         caption = _caption(k, n, node, final[node], opts.digits)
-        yield dot_source(order, opts, grad_of=known.get, current=node, caption=caption), caption
+        yield Picture(dot_source(order, opts, grad_of=known.get, current=node, caption=caption), opts.backend), caption
 
 
 def _caption(k: int, n: int, node: Value, g: float, digits: int) -> str:
@@ -75,10 +73,8 @@ def save_steps(root: Value, path, *, edge_labels: bool = True, **options) -> Pat
     path = Path(path)
     if path.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"save_steps writes an HTML page: the file name must end in .html, got {str(path)!r}")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"cannot save {str(path)!r}: the folder {str(path.parent)!r} does not exist")
-    backend = options.get("backend", "auto")
-    frames = [(Picture(source, backend).svg(), caption) for source, caption in _frames(root, edge_labels=edge_labels, **options)]
+    require_folder(path)
+    frames = [(picture.svg(), caption) for picture, caption in _frames(root, edge_labels=edge_labels, **options)]
     write_atomically(path, steps_html(frames).encode("utf-8"))
     return path
 
@@ -149,8 +145,7 @@ def steps_widget(root: Value, *, edge_labels: bool = True, **options):
         import ipywidgets as widgets
     except ImportError:
         raise ImportError("steps_widget needs ipywidgets: pip install ipywidgets (or uv sync --group notebooks)") from None
-    backend = options.get("backend", "auto")
-    frames = [(Picture(source, backend).svg(), caption) for source, caption in _frames(root, edge_labels=edge_labels, **options)]
+    frames = [(picture.svg(), caption) for picture, caption in _frames(root, edge_labels=edge_labels, **options)]
     slider = widgets.IntSlider(value=1, min=1, max=len(frames), description="step", continuous_update=True)
     caption = widgets.Label(frames[0][1])
     picture = widgets.HTML(frames[0][0])

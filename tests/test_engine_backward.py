@@ -501,6 +501,8 @@ def test_push_scope_and_pop_scope_are_scope_without_a_with_block():
     assert (b.scope, c.scope, d.scope) == ("layers.0.neurons.2", "layers.0", "")
     with pytest.raises(ValueError, match="non-empty string name, got 3"):
         push_scope(3)
+    with pytest.raises(ValueError, match=r"non-empty string name, got \['layers'\]"):
+        push_scope(["layers"])  # unhashable: still the clear message, not dict's TypeError
     with pytest.raises(ValueError, match="non-empty string name, got ''"):
         scope("")
     assert (a * 5).scope == ""  # a refused name leaves the scope as it was
