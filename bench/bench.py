@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import scalargrad  # noqa: E402
-import scalargrad.context  # noqa: E402
+import scalargrad.engine.context  # noqa: E402
 
 try:
     import micrograd.engine as micrograd_engine
@@ -98,7 +98,7 @@ class GenericMLP:
         return x[0]
 
     def pushed_scopes(self, x):
-        push, pop = scalargrad.context.push_scope, scalargrad.context.pop_scope
+        push, pop = scalargrad.engine.context.push_scope, scalargrad.engine.context.pop_scope
         for layer, (layer_name, neuron_names) in zip(self.layers, self.names):
             outer = push(layer_name)
             out = []
@@ -282,7 +282,7 @@ def main(argv=None) -> None:
     print(f"  push_scope/pop_scope, as nn does         {best['push'] * 1e3:7.1f} ms ({(best['push'] / none - 1) * 100:+.1f}%)")
     print(f"  scalargrad's own nn.MLP(2, [16, 16, 1])  {best['nn'] * 1e3:7.1f} ms ({(best['nn'] / none - 1) * 100:+.1f}%)")
     # The differences above are within the machine's noise; the bookkeeping itself, timed alone:
-    push, pop = scalargrad.context.push_scope, scalargrad.context.pop_scope
+    push, pop = scalargrad.engine.context.push_scope, scalargrad.engine.context.pop_scope
     n = 200_000
     t0 = time.perf_counter()
     for _ in range(n):

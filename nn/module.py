@@ -17,7 +17,7 @@ import tempfile
 from typing import Iterator, Mapping
 
 from scalargrad import Value
-from scalargrad.context import pop_scope, push_scope
+from scalargrad.engine.context import pop_scope, push_scope
 
 FILE_FORMAT = "scalargrad.nn/state"
 FILE_VERSION = 1

@@ -1,10 +1,10 @@
 """scalargrad: a scalar reverse-mode autograd engine for learning backpropagation."""
 
-from .autograd import grad, topological_order
-from .context import enable_grad, no_grad, scope
-from .gradcheck import gradcheck, numerical_gradient
-from .primitives import Primitive
-from .value import Constant, Value
+from .engine.autograd import grad, topological_order
+from .engine.context import enable_grad, no_grad, scope
+from .engine.gradcheck import gradcheck, numerical_gradient
+from .engine.primitives import Primitive
+from .engine.value import Constant, Value
 
 __all__ = [
     "Value",
@@ -26,12 +26,12 @@ __version__ = "0.1.0"
 
 # Drawing imports graphviz; load it on first use so that `import scalargrad` stays light.
 _LAZY = {
-    "draw": "drawing",
-    "draw_dot": "drawing",
-    "Picture": "picture",
-    "backward_steps": "steps",
-    "save_steps": "steps",
-    "steps_widget": "steps",
+    "draw": "pictures.drawing",
+    "draw_dot": "pictures.drawing",
+    "Picture": "pictures.picture",
+    "backward_steps": "pictures.steps",
+    "save_steps": "pictures.steps",
+    "steps_widget": "pictures.steps",
 }
 
 

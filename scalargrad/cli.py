@@ -84,9 +84,9 @@ def _check_output(output: str | None) -> Path | None:
 
 
 def _write(root, path: Path, args) -> str:
-    from .drawing import GraphTooLarge, draw
-    from .render import RenderError
-    from .steps import save_steps
+    from .pictures.drawing import GraphTooLarge, draw
+    from .pictures.render import RenderError
+    from .pictures.steps import save_steps
 
     options = dict(rankdir=args.rankdir, digits=args.digits, max_nodes=args.max_nodes)
     try:
@@ -129,7 +129,7 @@ def evaluate(expression: str, values: dict[str, float]):
     Returns ``(root, {name: Value})``, the variables in the order ``values`` gives them. Anything
     outside the whitelist, an unknown variable or an unused value is ``Refused``.
     """
-    from .value import Value
+    from .engine.value import Value
 
     try:
         tree = ast.parse(expression, mode="eval")
@@ -230,7 +230,7 @@ def _build(node: ast.AST, variables: dict):
         return result
     name = node.func.id
     args = [_build(a, variables) for a in node.args]
-    from .value import Value
+    from .engine.value import Value
 
     first = args[0] if isinstance(args[0], Value) else Value(args[0])
     return first.max(args[1]) if name == "max" else getattr(first, name)()
@@ -238,7 +238,7 @@ def _build(node: ast.AST, variables: dict):
 
 def gradient_table(expression: str, root, variables: dict, digits: int = 4) -> str:
     """The command's printout: the expression's value, then each variable's value and gradient."""
-    from .drawing import format_number
+    from .pictures.drawing import format_number
 
     fmt = lambda x: format_number(x, digits)  # noqa: E731
     rows = [("variable", "value", "gradient ∂f/∂variable")]

@@ -8,7 +8,7 @@ from draw_helpers import dot_edges, dot_nodes
 
 import scalargrad
 from scalargrad import Constant, Value, draw, draw_dot
-from scalargrad.drawing import GraphTooLarge, escape, format_number
+from scalargrad.pictures.drawing import GraphTooLarge, escape, format_number
 
 
 def lecture_f(values):

@@ -6,7 +6,7 @@ import pytest
 from draw_helpers import dot_edges, dot_nodes
 
 from scalargrad import Value, draw, scope, topological_order
-from scalargrad.drawing import GraphTooLarge
+from scalargrad.pictures.drawing import GraphTooLarge
 
 
 def tiny_net():

@@ -10,8 +10,8 @@ import pytest
 from draw_helpers import svg_texts, svg_titles
 
 from scalargrad import Value, draw
-from scalargrad import render
-from scalargrad.render import RenderError
+from scalargrad.pictures import render
+from scalargrad.pictures.render import RenderError
 
 HAS_DOT = shutil.which("dot") is not None
 needs_dot = pytest.mark.skipif(not HAS_DOT, reason="no Graphviz 'dot' on PATH")

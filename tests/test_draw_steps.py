@@ -6,8 +6,8 @@ import pytest
 from draw_helpers import dot_nodes, svg_texts
 
 from scalargrad import Value, backward_steps, save_steps, topological_order
-from scalargrad.drawing import GraphTooLarge
-from scalargrad.steps import steps_widget
+from scalargrad.pictures.drawing import GraphTooLarge
+from scalargrad.pictures.steps import steps_widget
 
 
 def lecture_f():

@@ -488,7 +488,7 @@ def test_micrograd_graph_walk_and_training_step():
 
 
 def test_push_scope_and_pop_scope_are_scope_without_a_with_block():
-    from scalargrad.context import pop_scope, push_scope
+    from scalargrad.engine.context import pop_scope, push_scope
 
     a = Value(1.0)
     outer = push_scope("layers.0")
@@ -509,7 +509,7 @@ def test_push_scope_and_pop_scope_are_scope_without_a_with_block():
 
 
 def test_scopes_keep_their_names_past_the_cache_limit():
-    from scalargrad import context
+    from scalargrad.engine import context
 
     for i in range(context._CHILDREN_LIMIT + 10):
         with scope(f"step{i}"), scope("inner"):
@@ -565,7 +565,7 @@ def test_a_graph_survives_pickle_and_deepcopy_and_backpropagates_the_same():
 
 
 def test_primitive_named_finds_table_entries_and_powers_and_refuses_others():
-    from scalargrad.primitives import TABLE, power, primitive_named
+    from scalargrad.engine.primitives import TABLE, power, primitive_named
 
     assert all(primitive_named(p.name) is p for p in TABLE)
     assert primitive_named("**2") is power(2.0) and primitive_named("**-1.5") is power(-1.5)

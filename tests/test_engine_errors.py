@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-import scalargrad.primitives as P
+import scalargrad.engine.primitives as P
 from scalargrad import Primitive, Value, grad, gradcheck, no_grad
-from scalargrad.value import _unary
+from scalargrad.engine.value import _unary
 
 # ------------------------------------------------------------------ Value(data)
 

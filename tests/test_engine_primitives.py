@@ -362,7 +362,7 @@ def test_gradcheck_accepts_values_and_leaves_their_grad_alone():
 @pytest.mark.parametrize("x0, y0", [(1.5, -2.25), (0.0, 3.0), (-1e-300, 1e-10), (1e154, 1e154), (7.0, 7.0)])
 @pytest.mark.parametrize("op, primitive", [(lambda a, b: a + b, "+"), (lambda a, b: a * b, "*")])
 def test_add_and_mul_fast_paths_make_the_tables_node(op, primitive, x0, y0):
-    from scalargrad.primitives import TABLE
+    from scalargrad.engine.primitives import TABLE
 
     entry = next(p for p in TABLE if p.name == primitive)
     a, b = Value(x0), Value(y0)

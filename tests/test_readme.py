@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scalargrad.primitives import TABLE
+from scalargrad.engine.primitives import TABLE
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 EXAMPLES = re.findall(r"```python\n(.*?)```\s*```text\n(.*?)```", README, flags=re.S)

@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from .autograd import as_values, topological_order
+from ..engine.autograd import as_values, topological_order
 from .picture import Picture
 from .render import check_backend
-from .value import Constant, Value
+from ..engine.value import Constant, Value
 
 DEFAULT_MAX_NODES = 500
 RANKDIRS = ("LR", "TB")

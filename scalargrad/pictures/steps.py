@@ -17,10 +17,10 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from .autograd import node_gradients
+from ..engine.autograd import node_gradients
 from .drawing import Options, dot_source, format_number, graph_nodes
 from .picture import Picture, require_folder, write_atomically
-from .value import Value
+from ..engine.value import Value
 
 
 def backward_steps(root: Value, *, edge_labels: bool = True, **options) -> Iterator[Picture]:
