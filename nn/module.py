@@ -13,10 +13,11 @@ import json
 import math
 import numbers
 import os
-import tempfile
+from pathlib import Path
 from typing import Iterator, Mapping
 
 from scalargrad import Value
+from scalargrad.files import require_folder, write_atomically
 from scalargrad.engine.context import pop_scope, push_scope
 
 FILE_FORMAT = "scalargrad.nn/state"
@@ -129,16 +130,9 @@ class Module:
             "model": _one_line(repr(self)),
             "parameters": self.state_dict(),
         }
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(document, f, indent=1, allow_nan=False)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        path = Path(path)
+        require_folder(path)
+        write_atomically(path, json.dumps(document, indent=1, allow_nan=False).encode("utf-8"))
 
     def load(self, path) -> "Module":
         """Load parameters saved by ``save`` into this model (same architecture). Returns self.

@@ -1,6 +1,7 @@
 """scalargrad: a scalar reverse-mode autograd engine for learning backpropagation."""
 
 from .engine.autograd import grad, topological_order
+from .engine.errors import NonFiniteError
 from .engine.context import enable_grad, no_grad, scope
 from .engine.gradcheck import gradcheck, numerical_gradient
 from .engine.primitives import Primitive
@@ -9,6 +10,7 @@ from .engine.value import Constant, Value
 __all__ = [
     "Value",
     "Constant",
+    "NonFiniteError",
     "Primitive",
     "grad",
     "no_grad",

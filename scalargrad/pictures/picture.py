@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from ..files import require_folder, write_atomically
 from . import render
 
 #: File extensions ``Picture.save`` writes, and what it writes for each.
@@ -82,31 +81,3 @@ class Picture:
 
     def __repr__(self) -> str:
         return f"<Picture: {self.source.count(chr(10))} lines of DOT; .svg(), .save('graph.svg')>"
-
-
-def _read_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()
-
-
-def require_folder(path: Path) -> None:
-    """Refuse to save to ``path`` when its folder does not exist (FileNotFoundError naming both)."""
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"cannot save {str(path)!r}: the folder {str(path.parent)!r} does not exist")
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that ``path`` is either untouched or complete."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -19,7 +19,8 @@ from typing import Iterator
 
 from ..engine.autograd import node_gradients
 from .drawing import Options, dot_source, format_number, graph_nodes
-from .picture import Picture, require_folder, write_atomically
+from ..files import require_folder, write_atomically
+from .picture import Picture
 from ..engine.value import Value
 
 
