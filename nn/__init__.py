@@ -7,14 +7,20 @@ PyTorch's names where PyTorch has one, micrograd's where micrograd has one::
 """
 
 from . import activations, data, init, losses, optim
+from .bridge import from_torch, to_torch
 from .layers import MLP, Dropout, Layer, Linear, Neuron, ReLU, Sequential, Sigmoid, Tanh
+from .loss_modules import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HingeEmbeddingLoss, L1Loss, MSELoss
 from .losses import bce, bce_with_logits, cross_entropy, hinge, l1, l2_penalty, log_softmax, mse, softmax
 from .module import Module
+from .normalization import BatchNorm1d
+from .summary import summary
 from .optim import SGD, Adagrad, Adam, AdamW, RMSprop
 from .train import DivergenceError, accuracy, fit
 
 __all__ = [
-    "Module", "Neuron", "Layer", "MLP", "Linear", "ReLU", "Tanh", "Sigmoid", "Dropout", "Sequential",
+    "Module", "Neuron", "Layer", "MLP", "Linear", "ReLU", "Tanh", "Sigmoid", "Dropout", "Sequential", "BatchNorm1d",
+    "L1Loss", "MSELoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HingeEmbeddingLoss",
+    "summary", "to_torch", "from_torch",
     "mse", "l1", "bce", "bce_with_logits", "softmax", "log_softmax", "cross_entropy", "hinge", "l2_penalty",
     "SGD", "Adagrad", "RMSprop", "Adam", "AdamW",
     "fit", "accuracy", "DivergenceError",

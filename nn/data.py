@@ -1,6 +1,8 @@
 """Small datasets as plain lists (no numpy): ``X`` is a list of [x1, x2] rows, ``y`` a list of int labels.
 
-The random ones are deterministic for a given ``seed`` (a ``random.Random`` each).
+The random ones are deterministic for a given ``seed`` (a ``random.Random`` each). Nothing is
+downloaded: ``parabola`` is made here, ``digits`` is read from the file scikit-learn ships
+inside its package (``pip install 'scalargrad[labs]'``).
 """
 
 from __future__ import annotations
@@ -8,6 +10,8 @@ from __future__ import annotations
 import math
 import numbers
 from typing import Iterator
+
+from scalargrad.engine.checks import flag, number
 
 from .init import make_rng
 
@@ -111,6 +115,49 @@ def _batches(X, y, order, batch_size):
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
         yield [X[i] for i in chunk], [y[i] for i in chunk]
+
+
+def parabola(n: int = 1000, seed=None, noise: float = 1.0) -> tuple[list, list]:
+    """Lecture 003's data: x ~ U(−15, 15), y = 8x² + 7x + 3 + N(0, noise²), as (N, 1) rows
+    ``[[x], …]`` and ``[[y], …]`` (the slide's tensors of shape (num_data, 1))."""
+    _check(n, noise)
+    rng = make_rng(seed=seed)
+    x = [rng.uniform(-15.0, 15.0) for _ in range(n)]
+    y = [8.0 * xi * xi + 7.0 * xi + 3.0 + (rng.gauss(0.0, noise) if noise else 0.0) for xi in x]
+    return [[xi] for xi in x], [[yi] for yi in y]
+
+
+def digits(test_size: float = 0.2, seed=0, scale: bool = True) -> tuple[list, list, list, list]:
+    """The 8×8 handwritten digits scikit-learn ships inside its package (1,797 images, 64 pixels
+    each, labels 0–9), split at random into ``(X_train, X_test, y_train, y_test)``.
+
+    Pixels run 0–16; ``scale`` divides them by 16. The file is read from the installed
+    scikit-learn (no download); ``test_size`` is the fraction held out, ``seed`` the split's.
+    """
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise ImportError("nn.data.digits needs scikit-learn (it ships the digits): pip install 'scalargrad[labs]'") from None
+    flag(scale, "digits scale")
+    images, labels = load_digits(return_X_y=True)
+    factor = 1.0 / 16.0 if scale else 1.0
+    X = [[float(p) * factor for p in row] for row in images.tolist()]
+    return train_test_split(X, [int(t) for t in labels.tolist()], test_size, seed)
+
+
+def train_test_split(X, y, test_size: float = 0.2, seed=None) -> tuple[list, list, list, list]:
+    """``(X_train, X_test, y_train, y_test)``: a seeded shuffle, the last ⌈test_size·n⌉ held out
+    (at least one example on each side)."""
+    if len(X) != len(y):
+        raise ValueError(f"train_test_split: {len(X)} inputs but {len(y)} labels")
+    if len(X) < 2:
+        raise ValueError(f"train_test_split needs at least 2 examples, got {len(X)}")
+    fraction = number(test_size, "test_size", low=0.0, high=1.0, low_open=True)
+    n_test = min(len(X) - 1, max(1, math.ceil(fraction * len(X))))
+    order = list(range(len(X)))
+    make_rng(seed=seed).shuffle(order)
+    train, test = order[: len(X) - n_test], order[len(X) - n_test :]
+    return [X[i] for i in train], [X[i] for i in test], [y[i] for i in train], [y[i] for i in test]
 
 
 DATASETS = {"xor": xor, "and": and_, "or": or_, "moons": moons, "circles": circles, "spiral": spiral}

@@ -1,10 +1,12 @@
-"""Weight initialisation: "xavier", "he" and "uniform", drawn from a ``random.Random``.
+"""Weight initialisation: "xavier", "he", "uniform" and "pytorch", drawn from a ``random.Random``.
 
 * xavier (Glorot): wᵢ ~ N(0, σ²), σ = sqrt(2 / (nin + nout)) — keeps the variance through tanh/sigmoid;
 * he (Kaiming):    wᵢ ~ N(0, σ²), σ = sqrt(2 / nin)         — keeps the variance through ReLU;
-* uniform:         wᵢ ~ U(−1, 1)                             — micrograd's choice.
+* uniform:         wᵢ ~ U(−1, 1)                             — micrograd's choice;
+* pytorch:         wᵢ, b ~ U(−1/√nin, 1/√nin)                — ``torch.nn.Linear``'s default
+  (kaiming_uniform with a = √5), the bias drawn too.
 
-The default is He for relu and Xavier otherwise. Biases start at 0.
+The default is He for relu and Xavier otherwise (``Linear``: pytorch). Biases start at 0 except with "pytorch".
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import math
 import random
 
-INITS = ("xavier", "he", "uniform")
+INITS = ("xavier", "he", "uniform", "pytorch")
 
 
 def check(name) -> str:
@@ -61,6 +63,17 @@ def uniform(nin: int, nout: int, rng: random.Random) -> list[float]:
     return [rng.uniform(-1.0, 1.0) for _ in range(nin)]
 
 
+def pytorch(nin: int, nout: int, rng: random.Random) -> list[float]:
+    """``nin`` weights from U(−1/√nin, 1/√nin), as ``torch.nn.Linear``."""
+    bound = 1.0 / math.sqrt(nin)
+    return [rng.uniform(-bound, bound) for _ in range(nin)]
+
+
 def weights(name: str, nin: int, nout: int, rng: random.Random) -> list[float]:
     """``nin`` initial weights of one neuron in a layer of ``nout`` neurons, by method ``name``."""
-    return {"xavier": xavier, "he": he, "uniform": uniform}[check(name)](nin, nout, rng)
+    return {"xavier": xavier, "he": he, "uniform": uniform, "pytorch": pytorch}[check(name)](nin, nout, rng)
+
+
+def bias(name: str, nin: int, rng: random.Random) -> float:
+    """A neuron's initial bias: U(−1/√nin, 1/√nin) for "pytorch", else 0 (drawing nothing)."""
+    return rng.uniform(-1.0 / math.sqrt(nin), 1.0 / math.sqrt(nin)) if check(name) == "pytorch" else 0.0

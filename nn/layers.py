@@ -14,13 +14,21 @@ from scalargrad import Value
 
 from . import activations
 from . import init as initialisation
+from scalargrad.engine.checks import flag
+
 from .module import Module
+from .shapes import each_sample, map_scalars
 
 
 def _positive_int(x, what: str) -> int:
     if isinstance(x, bool) or not isinstance(x, int) or x < 1:
         raise ValueError(f"{what} must be a positive int, got {x!r}")
     return x
+
+
+def _same_features(module, given: int, expected: int) -> None:
+    if given != expected:
+        raise ValueError(f"{type(module).__name__} expects {expected} features per sample, got {given}")
 
 
 def _inputs(x, n: int, who: str) -> list:
@@ -52,17 +60,24 @@ class Neuron(Module):
         init = initialisation.check(init if init is not None else initialisation.default_for(activation))
         rng = initialisation.make_rng(rng)
         self.w = [Value(w) for w in initialisation.weights(init, nin, fan_out, rng)]
-        self.b = Value(0.0)
+        self.b = Value(initialisation.bias(init, nin, rng))
 
     @property
     def nonlin(self) -> bool:
         """micrograd's flag: True unless the activation is linear."""
         return self.activation != "linear"
 
-    def forward(self, x) -> Value:
+    def forward(self, x):
+        return each_sample(x, len(self.w), "Neuron", self._one)
+
+    def _one(self, x) -> Value:
         x = _inputs(x, len(self.w), "Neuron")
         act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
         return self._act(act)
+
+    def output_features(self, in_features: int) -> int:
+        _same_features(self, in_features, len(self.w))
+        return 1
 
     def extra_repr(self) -> str:
         return f"{len(self.w)}, activation={self.activation!r}"
@@ -77,9 +92,16 @@ class Layer(Module):
         rng = initialisation.make_rng(rng)
         self.neurons = [Neuron(nin, activation, init, rng, nonlin, fan_out=nout) for _ in range(nout)]
 
-    def forward(self, x) -> list[Value]:
+    def forward(self, x):
+        return each_sample(x, len(self.neurons[0].w), "Layer", self._one)
+
+    def _one(self, x) -> list[Value]:
         x = _inputs(x, len(self.neurons[0].w), "Layer")
         return [n(x) for n in self.neurons]
+
+    def output_features(self, in_features: int) -> int:
+        _same_features(self, in_features, len(self.neurons[0].w))
+        return len(self.neurons)
 
     def _repr_children(self):
         return []
@@ -113,45 +135,67 @@ class MLP(Module):
         ]
 
     def forward(self, x):
+        return each_sample(x, len(self.layers[0].neurons[0].w), "MLP", self._one)
+
+    def _one(self, x):
         for layer in self.layers:
             x = layer(x)
         return x[0] if len(x) == 1 else x
 
 
 class Linear(Module):
-    """y = W x + b with ``weight[out][in]`` and ``bias[out]`` (PyTorch's layout); returns a list.
+    """y = W x + b with ``weight[out][in]`` and ``bias[out]`` (PyTorch's layout and signature).
 
-    ``init`` defaults to "xavier"; ``bias=False`` leaves the bias out.
+    A sample (a list of ``in_features`` numbers or Values) gives a list of ``out_features``
+    Values; a batch (a list of samples) gives one such row per sample. ``bias=False`` leaves
+    the bias out. ``init`` defaults to "pytorch", PyTorch's own: weights and biases from
+    U(−1/√in_features, 1/√in_features).
     """
 
-    def __init__(self, nin, nout, bias=True, init="xavier", rng=None, seed=None):
-        _positive_int(nin, "Linear nin")
-        _positive_int(nout, "Linear nout")
+    def __init__(self, in_features, out_features, bias=True, init="pytorch", rng=None, seed=None):
+        _positive_int(in_features, "Linear in_features")
+        _positive_int(out_features, "Linear out_features")
+        flag(bias, "Linear bias")
         initialisation.check(init)
         rng = initialisation.make_rng(rng, seed)
-        self.weight = [[Value(w) for w in initialisation.weights(init, nin, nout, rng)] for _ in range(nout)]
-        self.bias = [Value(0.0) for _ in range(nout)] if bias else []
+        self.weight = [[Value(w) for w in initialisation.weights(init, in_features, out_features, rng)] for _ in range(out_features)]
+        self.bias = [Value(initialisation.bias(init, in_features, rng)) for _ in range(out_features)] if bias else []
 
-    def forward(self, x) -> list[Value]:
-        x = _inputs(x, len(self.weight[0]), "Linear")
+    @property
+    def in_features(self) -> int:
+        return len(self.weight[0])
+
+    @property
+    def out_features(self) -> int:
+        return len(self.weight)
+
+    def forward(self, x):
+        return each_sample(x, self.in_features, "Linear", self._one)
+
+    def _one(self, x) -> list[Value]:
+        x = _inputs(x, self.in_features, "Linear")
         if self.bias:
             return [sum((wi * xi for wi, xi in zip(row, x)), b) for row, b in zip(self.weight, self.bias)]
         return [sum(wi * xi for wi, xi in zip(row, x)) for row in self.weight]
 
+    def output_features(self, in_features: int) -> int:
+        _same_features(self, in_features, self.in_features)
+        return self.out_features
+
     def extra_repr(self) -> str:
-        return f"{len(self.weight[0])}, {len(self.weight)}, bias={bool(self.bias)}"
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={bool(self.bias)}"
 
 
 class _Elementwise(Module):
-    """Applies one activation to a Value or to each item of a list."""
+    """Applies one activation to a Value, or to each item of a sample or a batch."""
 
     name = "linear"
 
     def forward(self, x):
-        f = activations.get(self.name)
-        if isinstance(x, (list, tuple)):
-            return [f(xi) for xi in x]
-        return f(x)
+        return map_scalars(activations.get(self.name), x)
+
+    def output_features(self, in_features: int) -> int:
+        return in_features
 
 
 class ReLU(_Elementwise):
@@ -175,26 +219,28 @@ class Sigmoid(_Elementwise):
 class Dropout(Module):
     """Inverted dropout: in training mode each input is zeroed with probability ``p`` and the
     kept ones are scaled by 1/(1 − p), so the expected value is unchanged; in eval mode the
-    identity. ``p`` must be in [0, 1). The choices come from ``rng``/``seed``."""
+    identity. ``p`` must be in [0, 1). The choices come from ``rng``/``seed``, one per
+    number, sample after sample through a batch."""
 
     def __init__(self, p=0.5, rng=None, seed=None):
         if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p < 1.0:
             raise ValueError(f"Dropout p must be a probability in [0, 1), got {p!r}")
-        self.p = float(p)
+        self.p = p  # kept as given, so the repr reads as PyTorch's
         self._rng = initialisation.make_rng(rng, seed)
 
     def forward(self, x):
         if not self.training or self.p == 0.0:
             return x
-        if isinstance(x, (list, tuple)):
-            return [self._drop(xi) for xi in x]
-        return self._drop(x)
+        return map_scalars(self._drop, x)
 
     def _drop(self, x):
         return x * (0.0 if self._rng.random() < self.p else 1.0 / (1.0 - self.p))
 
+    def output_features(self, in_features: int) -> int:
+        return in_features
+
     def extra_repr(self) -> str:
-        return f"p={self.p}"
+        return f"p={self.p}, inplace=False"
 
 
 class Sequential(Module):

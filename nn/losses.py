@@ -28,7 +28,8 @@ def _number(t, what: str) -> float:
     return float(t)
 
 
-def _pairs(name: str, pred, target) -> list[tuple]:
+def pairs(name: str, pred, target) -> list[tuple]:
+    """(prediction as a Value, target as a float) pairs; lengths must match and not be 0."""
     preds, targets = _as_list(pred), _as_list(target)
     if len(preds) != len(targets):
         raise ValueError(f"{name}: {len(preds)} predictions but {len(targets)} targets")
@@ -37,22 +38,51 @@ def _pairs(name: str, pred, target) -> list[tuple]:
     return [(p if isinstance(p, Value) else Value(p), _number(t, f"{name} target {i}")) for i, (p, t) in enumerate(zip(preds, targets))]
 
 
-def _mean(terms: list) -> Value:
+def mean(terms: list) -> Value:
+    """(1/n) Σ termᵢ (PyTorch's reduction="mean")."""
     return terms[0] if len(terms) == 1 else sum(terms) * (1.0 / len(terms))
+
+
+def mse_terms(examples) -> list[Value]:
+    """(pᵢ − tᵢ)² for each (prediction, target) pair."""
+    return [(p - t) ** 2 for p, t in examples]
+
+
+def l1_terms(examples) -> list[Value]:
+    """|pᵢ − tᵢ| for each pair (gradient 0 where pᵢ = tᵢ)."""
+    terms = []
+    for p, t in examples:
+        d = p - t
+        terms.append(d.max(-d))
+    return terms
+
+
+def bce_terms(examples, name: str = "bce") -> list[Value]:
+    """−[tᵢ ln pᵢ + (1 − tᵢ) ln(1 − pᵢ)] for each pair, each log clamped at −100 (as PyTorch)."""
+    terms = []
+    for i, (p, t) in enumerate(examples):
+        if not 0.0 <= p.data <= 1.0:
+            raise ValueError(f"{name}: prediction {i} must be a probability in [0, 1], got {p.data!r} (use bce_with_logits for raw scores)")
+        if not 0.0 <= t <= 1.0:
+            raise ValueError(f"{name}: target {i} must be in [0, 1], got {t!r}")
+        if t == 1.0:
+            term = p.max(_LOG_FLOOR).log()
+        elif t == 0.0:
+            term = (1.0 - p).max(_LOG_FLOOR).log()
+        else:
+            term = t * p.max(_LOG_FLOOR).log() + (1.0 - t) * (1.0 - p).max(_LOG_FLOOR).log()
+        terms.append(-term)
+    return terms
 
 
 def mse(pred, target) -> Value:
     """Mean squared error: (1/n) Σ (pᵢ − tᵢ)²."""
-    return _mean([(p - t) ** 2 for p, t in _pairs("mse", pred, target)])
+    return mean(mse_terms(pairs("mse", pred, target)))
 
 
 def l1(pred, target) -> Value:
     """Mean absolute error: (1/n) Σ |pᵢ − tᵢ| (gradient 0 where pᵢ = tᵢ)."""
-    terms = []
-    for p, t in _pairs("l1", pred, target):
-        d = p - t
-        terms.append(d.max(-d))
-    return _mean(terms)
+    return mean(l1_terms(pairs("l1", pred, target)))
 
 
 def bce(prob, target) -> Value:
@@ -61,20 +91,7 @@ def bce(prob, target) -> Value:
     Each log is clamped at −100 (as PyTorch), so p = 0 or 1 gives a large finite loss.
     Probabilities and targets must lie in [0, 1].
     """
-    terms = []
-    for i, (p, t) in enumerate(_pairs("bce", prob, target)):
-        if not 0.0 <= p.data <= 1.0:
-            raise ValueError(f"bce: prediction {i} must be a probability in [0, 1], got {p.data!r} (use bce_with_logits for raw scores)")
-        if not 0.0 <= t <= 1.0:
-            raise ValueError(f"bce: target {i} must be in [0, 1], got {t!r}")
-        if t == 1.0:
-            term = p.max(_LOG_FLOOR).log()
-        elif t == 0.0:
-            term = (1.0 - p).max(_LOG_FLOOR).log()
-        else:
-            term = t * p.max(_LOG_FLOOR).log() + (1.0 - t) * (1.0 - p).max(_LOG_FLOOR).log()
-        terms.append(-term)
-    return _mean(terms)
+    return mean(bce_terms(pairs("bce", prob, target)))
 
 
 def softplus(x) -> Value:
@@ -85,15 +102,20 @@ def softplus(x) -> Value:
     return (x.exp() + 1.0).log()
 
 
+def bce_with_logits_terms(examples, name: str = "bce_with_logits") -> list[Value]:
+    """softplus(zᵢ) − tᵢ zᵢ for each (score, target) pair."""
+    terms = []
+    for i, (z, t) in enumerate(examples):
+        if not 0.0 <= t <= 1.0:
+            raise ValueError(f"{name}: target {i} must be in [0, 1], got {t!r}")
+        terms.append(softplus(z) - z * t if t else softplus(z))
+    return terms
+
+
 def bce_with_logits(logit, target) -> Value:
     """Binary cross entropy of a sigmoid applied to raw scores z, in one stable formula:
     (1/n) Σ [softplus(z) − t z]   (= −[t ln σ(z) + (1 − t) ln(1 − σ(z))]); fine at z = ±1000."""
-    terms = []
-    for i, (z, t) in enumerate(_pairs("bce_with_logits", logit, target)):
-        if not 0.0 <= t <= 1.0:
-            raise ValueError(f"bce_with_logits: target {i} must be in [0, 1], got {t!r}")
-        terms.append(softplus(z) - z * t if t else softplus(z))
-    return _mean(terms)
+    return mean(bce_with_logits_terms(pairs("bce_with_logits", logit, target)))
 
 
 def _logits(name: str, logits) -> list[Value]:
@@ -138,11 +160,11 @@ def cross_entropy(logits: Sequence, target: int) -> Value:
 def hinge(score, target) -> Value:
     """micrograd's demo loss, the SVM max-margin loss: (1/n) Σ max(0, 1 − tᵢ sᵢ), targets ±1."""
     terms = []
-    for i, (s, t) in enumerate(_pairs("hinge", score, target)):
+    for i, (s, t) in enumerate(pairs("hinge", score, target)):
         if t not in (-1.0, 1.0):
             raise ValueError(f"hinge: target {i} must be -1 or +1, got {t!r} (turn 0/1 labels into ±1 with 2*y - 1)")
         terms.append((1.0 - s * t).relu())
-    return _mean(terms)
+    return mean(terms)
 
 
 def l2_penalty(parameters, alpha: float = 1.0) -> Value:

@@ -5,6 +5,11 @@ set: a ``Value`` is a parameter, a ``Module`` is a sub-module, and lists/tuples 
 searched item by item. Names are dotted paths such as ``layers.0.neurons.1.w.0``.
 Subclasses written for micrograd (which only define ``__call__`` and ``parameters``)
 keep working.
+
+Buffers are numbers that belong to a module's state without being parameters (the running
+statistics of ``BatchNorm1d``): a module lists their attribute names in ``_buffer_names``
+(each a list of floats, a number, or None when unused). ``state_dict``, ``save`` and ``load``
+carry them after the parameters, as PyTorch's state_dict does.
 """
 
 from __future__ import annotations
@@ -21,7 +26,10 @@ from scalargrad.files import require_folder, write_atomically
 from scalargrad.engine.context import pop_scope, push_scope
 
 FILE_FORMAT = "scalargrad.nn/state"
-FILE_VERSION = 1
+#: Files of models with buffers are version 2 ("buffers" beside "parameters"); files of
+#: models without are still written as version 1, so older readers keep reading them.
+FILE_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 
 
 class Module:
@@ -29,6 +37,7 @@ class Module:
 
     training = True
     _scope_name = None
+    _buffer_names: tuple[str, ...] = ()
 
     def __setattr__(self, name, value):
         # A sub-module (or a list of them) learns its name here; forward opens a scope with it.
@@ -72,6 +81,24 @@ class Module:
             if not name.startswith("_"):
                 yield from _walk(value, f"{prefix}.{name}" if prefix else name)
 
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, float]]:
+        """Every buffer number with its dotted name (``layer1.1.running_mean.0``), sub-modules in order."""
+        for name, _, _, value in self._buffer_slots(prefix):
+            yield name, value
+
+    def _buffer_slots(self, prefix: str = ""):
+        """(name, holder, key, value) for each buffer number: ``holder[key] = x`` sets it."""
+        for attr in self._buffer_names:
+            value = getattr(self, attr)
+            name = f"{prefix}.{attr}" if prefix else attr
+            if isinstance(value, list):
+                for i, x in enumerate(value):
+                    yield f"{name}.{i}", value, i, x
+            elif value is not None:
+                yield name, vars(self), attr, value
+        for child_name, child in self.named_children():
+            yield from child._buffer_slots(f"{prefix}.{child_name}" if prefix else child_name)
+
     def parameters(self) -> list[Value]:
         """Every parameter (``Value``), in order, without duplicates."""
         return [p for _, p in self.named_parameters()]
@@ -103,19 +130,26 @@ class Module:
     # ------------------------------------------------------------ state
 
     def state_dict(self) -> dict[str, float]:
-        """``{name: number}`` for every parameter, in order."""
-        return {name: p.data for name, p in self.named_parameters()}
+        """``{name: number}`` for every parameter, in order, then every buffer."""
+        state = {name: p.data for name, p in self.named_parameters()}
+        state.update(self.named_buffers())
+        return state
 
     def load_state_dict(self, state: Mapping) -> "Module":
-        """Copy numbers from ``state`` (as made by ``state_dict``) into the parameters. Returns self.
+        """Copy numbers from ``state`` (as made by ``state_dict``) into the parameters and buffers. Returns self.
 
         Refused with ValueError/TypeError naming the first problem — a missing name, an extra
-        name, or a value that is not a finite number — and then no parameter is changed.
+        name, a value that is not a finite number, or a counter buffer (``num_batches_tracked``)
+        that is not a whole number >= 0 — and then nothing is changed.
         """
         params = dict(self.named_parameters())
-        values = _checked_state(state, params)
+        slots = {name: (holder, key, old) for name, holder, key, old in self._buffer_slots()}
+        values = _checked_state(state, {**params, **slots})
+        counters = {name: _counter(name, values[name]) for name, (_, _, old) in slots.items() if isinstance(old, int)}
         for name, p in params.items():
             p.data = values[name]
+        for name, (holder, key, _) in slots.items():
+            holder[key] = counters.get(name, values[name])
         return self
 
     def save(self, path) -> None:
@@ -124,12 +158,15 @@ class Module:
         The file is written to a temporary name and then moved into place, so a failed save
         never leaves a half-written file.
         """
+        buffers = dict(self.named_buffers())
         document = {
             "format": FILE_FORMAT,
-            "version": FILE_VERSION,
+            "version": FILE_VERSION if buffers else 1,
             "model": _one_line(repr(self)),
-            "parameters": self.state_dict(),
+            "parameters": {name: p.data for name, p in self.named_parameters()},
         }
+        if buffers:
+            document["buffers"] = buffers
         path = Path(path)
         require_folder(path)
         write_atomically(path, json.dumps(document, indent=1, allow_nan=False).encode("utf-8"))
@@ -149,12 +186,18 @@ class Module:
             raise ValueError(f"{path}: not a JSON parameter file ({error})") from None
         if not isinstance(document, dict) or document.get("format") != FILE_FORMAT:
             raise ValueError(f"{path}: not a scalargrad nn parameter file (expected a JSON object with format {FILE_FORMAT!r})")
-        if document.get("version") != FILE_VERSION:
-            raise ValueError(f"{path}: unsupported file version {document.get('version')!r} (this is version {FILE_VERSION})")
+        if document.get("version") not in _READABLE_VERSIONS:
+            raise ValueError(f"{path}: unsupported file version {document.get('version')!r} (this reads versions 1 and {FILE_VERSION})")
         if not isinstance(document.get("parameters"), dict):
             raise ValueError(f"{path}: 'parameters' must be a JSON object of name: number")
+        buffers = document.get("buffers", {}) if document["version"] >= 2 else {}
+        if not isinstance(buffers, dict):
+            raise ValueError(f"{path}: 'buffers' must be a JSON object of name: number")
+        clash = next((name for name in buffers if name in document["parameters"]), None)
+        if clash is not None:
+            raise ValueError(f"{path}: the name {clash!r} is both a parameter and a buffer")
         try:
-            return self.load_state_dict(document["parameters"])
+            return self.load_state_dict({**document["parameters"], **buffers})
         except (TypeError, ValueError) as error:
             raise ValueError(f"{path}: {error}") from None
 
@@ -218,6 +261,12 @@ def _checked_state(state, params: dict) -> dict[str, float]:
             raise ValueError(f"parameter {name!r} must be a finite number, got {x!r}")
         values[name] = float(x)
     return values
+
+
+def _counter(name: str, x: float) -> int:
+    if not (x >= 0 and x.is_integer()):
+        raise ValueError(f"buffer {name!r} counts batches: it must be a whole number >= 0, got {x!r}")
+    return int(x)
 
 
 def _no_duplicate_keys(pairs):

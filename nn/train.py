@@ -10,11 +10,19 @@ from tqdm.auto import tqdm
 
 from . import losses as L
 from .data import batches as _batches
+from .module import Module
+from .normalization import BatchNorm1d
 from .optim import Optimizer
+from .summary import layers_in_order
 
 
 class DivergenceError(ArithmeticError):
     """Training stopped because a number stopped being finite; the message names the epoch."""
+
+
+def _needs_batches(model) -> bool:
+    """A model with BatchNorm1d sees each mini-batch whole (its statistics are over the batch); others sample by sample."""
+    return isinstance(model, Module) and any(isinstance(layer, BatchNorm1d) for layer in layers_in_order(model))
 
 
 def _label(output, threshold: float):
@@ -64,7 +72,8 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size=None, shuffle: boo
     ``backward``, ``optimizer.step()``. The history holds, per epoch, the mean data loss and
     the accuracy of the outputs seen during the epoch (before each batch's step, as
     micrograd's demo reports them). ``batch_size=None`` uses all the data in each step.
-    ``progress`` shows a tqdm bar. If a number stops being finite, DivergenceError names the epoch.
+    A model with ``BatchNorm1d`` is given each mini-batch whole (``model(X_batch)``), so
+    ``batch_size`` must then be at least 2. ``progress`` shows a tqdm bar. If a number stops being finite, DivergenceError names the epoch.
     """
     loss_fn = L.get(loss) if isinstance(loss, str) else loss
     if not callable(loss_fn):
@@ -82,6 +91,7 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size=None, shuffle: boo
     threshold = _threshold_for(loss_fn) if threshold is None else threshold
     size = len(X) if batch_size is None else batch_size
     params = model.parameters()
+    batched = _needs_batches(model)
     history = {"loss": [], "accuracy": []}
     model.train()
     bar = tqdm(range(1, epochs + 1), desc="training", unit="epoch", disable=not progress, leave=progress)
@@ -90,7 +100,7 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size=None, shuffle: boo
         epoch_seed = None if not shuffle else (seed * 1_000_003 + epoch if seed is not None else None)
         try:
             for Xb, yb in _batches(X, y, size, shuffle=shuffle and size < len(X), seed=epoch_seed):
-                outputs = [model(x) for x in Xb]
+                outputs = model(Xb) if batched else [model(x) for x in Xb]
                 data_loss = sum(loss_fn(o, t) for o, t in zip(outputs, yb)) * (1.0 / len(Xb))
                 objective = data_loss + l2 * sum(p * p for p in params) if l2 else data_loss
                 optimizer.zero_grad()

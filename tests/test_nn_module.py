@@ -84,10 +84,10 @@ def test_inputs_of_the_wrong_size_are_refused():
     [
         (lambda: MLP(2, [16, 1], activation="gelu"), "unknown activation 'gelu'; known activations: relu, tanh, sigmoid, linear"),
         (lambda: Neuron(2, activation="swish"), "unknown activation 'swish'"),
-        (lambda: MLP(2, [4, 1], init="glorot"), "unknown init 'glorot'; known inits: xavier, he, uniform"),
+        (lambda: MLP(2, [4, 1], init="glorot"), "unknown init 'glorot'; known inits: xavier, he, uniform, pytorch"),
         (lambda: MLP(2, []), "non-empty list of layer widths"),
         (lambda: MLP(2, [4, 0]), "nouts\\[1\\] must be a positive int, got 0"),
-        (lambda: Linear(0, 2), "Linear nin must be a positive int, got 0"),
+        (lambda: Linear(0, 2), "Linear in_features must be a positive int, got 0"),
         (lambda: Dropout(1.0), "p must be a probability in \\[0, 1\\), got 1.0"),
         (lambda: Dropout(-0.1), "got -0.1"),
     ],
@@ -101,7 +101,8 @@ def test_repr_lists_the_sub_modules():
     text = repr(MLP(2, [16, 1], seed=0))
     assert text == "MLP(\n  (layers.0): Layer(2, 16, activation='relu')\n  (layers.1): Layer(16, 1, activation='linear')\n)"
     text = repr(Sequential(Linear(2, 4), ReLU(), Dropout(0.2), Linear(4, 1)))
-    assert "(0): Linear(2, 4, bias=True)" in text and "(2): Dropout(p=0.2)" in text and "(3): Linear(4, 1, bias=True)" in text
+    assert "(0): Linear(in_features=2, out_features=4, bias=True)" in text and "(2): Dropout(p=0.2, inplace=False)" in text
+    assert "(3): Linear(in_features=4, out_features=1, bias=True)" in text
 
 
 # ---------------------------------------------------------------- init and seeds
