@@ -11,6 +11,7 @@ travel as float64. torch is imported only inside these two functions (``pip inst
 
 from __future__ import annotations
 
+import copy
 import random
 
 from scalargrad import no_grad
@@ -183,8 +184,8 @@ def _check_same_outputs(ours: Module, theirs, torch) -> None:
     try:
         with no_grad():
             mine = [[v.data for v in row] for row in ours(sample)]
-        with torch.no_grad():
-            other = theirs(torch.tensor(sample, dtype=torch.float64)).tolist()
+        with torch.no_grad():  # on a float64 copy, whatever the model's own dtype
+            other = copy.deepcopy(theirs).double()(torch.tensor(sample, dtype=torch.float64)).tolist()
     except Exception as error:  # noqa: BLE001 - any failure means the forwards differ
         raise TypeError(f"{type(ours).__name__}: its forward is not a chain of its layers ({type(error).__name__}: {error}); only such models convert") from None
     finally:

@@ -56,6 +56,7 @@ class BatchNorm1d(Module):
     def forward(self, x):
         batch = is_batch(x)
         rows = rows_of(x, self.num_features, "BatchNorm1d") if batch else [_sample(x, self.num_features)]
+        rows = [[xi if isinstance(xi, Value) else Value(xi) for xi in row] for row in rows]
         if self.training and len(rows) < 2:
             raise ValueError(
                 f"BatchNorm1d: Expected more than 1 value per channel when training, got input size [{len(rows)}, {self.num_features}]"

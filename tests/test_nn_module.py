@@ -246,7 +246,8 @@ def test_a_file_for_another_size_is_refused(tmp_path):
         ('{"format": "scalargrad.nn/state", "version": 1, "parameters": {"a": 1, "a": 2}}', "the name 'a' appears twice"),
         ('[1, 2, 3]', "not a scalargrad nn parameter file"),
         ('{"format": "pickle", "version": 1, "parameters": {}}', "not a scalargrad nn parameter file"),
-        ('{"format": "scalargrad.nn/state", "version": 2, "parameters": {}}', "unsupported file version 2"),
+        ('{"format": "scalargrad.nn/state", "version": 3, "parameters": {}}', "unsupported file version 3"),
+        ('{"format": "scalargrad.nn/state", "version": 2, "parameters": {}, "buffers": [1.0]}', "'buffers' must be a JSON object"),
         ('{"format": "scalargrad.nn/state", "version": 1, "parameters": [1.0]}', "'parameters' must be a JSON object"),
     ],
 )
