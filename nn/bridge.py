@@ -42,24 +42,42 @@ def _torch():
 def to_torch(model: Module):
     """A ``torch.nn.Module`` with ``model``'s architecture, weights and buffers (float64), in the same mode."""
     torch = _torch()
-    if not isinstance(model, Module):
-        raise TypeError(f"to_torch expects an nn Module, got {type(model).__name__} {model!r}")
-    with torch.no_grad():
-        converted = _to_torch(torch, model, type(model).__name__)
-    converted.train(model.training)
-    _check_same_outputs(model, converted, torch)
-    return converted
+    if isinstance(model, Module):
+        _refuse_shared(type(model).__name__, _nn_modules(model, type(model).__name__))
+    return _convert(torch, model, Module, "to_torch expects an nn Module", _to_torch, lambda converted: (model, converted))
 
 
 def from_torch(module):
     """The nn model for a PyTorch model made of the supported layers, with its weights and buffers, in the same mode."""
     torch = _torch()
-    if not isinstance(module, torch.nn.Module):
-        raise TypeError(f"from_torch expects a torch.nn.Module, got {type(module).__name__} {module!r}")
+    if isinstance(module, torch.nn.Module):
+        _refuse_shared(type(module).__name__, ((f"{type(module).__name__}.{name}" if name else type(module).__name__, m)
+                                               for name, m in module.named_modules(remove_duplicate=False)))
+    return _convert(torch, module, torch.nn.Module, "from_torch expects a torch.nn.Module", _from_torch, lambda converted: (converted, module))
+
+
+def _nn_modules(m: Module, where: str):
+    yield where, m
+    for name, child in m.named_children():
+        yield from _nn_modules(child, f"{where}.{name}")
+
+
+def _refuse_shared(model_name: str, named_modules) -> None:
+    """One layer used at two places shares its weights; the converted model could not keep that."""
+    seen = {}
+    for where, m in named_modules:
+        if id(m) in seen:
+            raise TypeError(f"{model_name}: the same {type(m).__name__} sits at {seen[id(m)]} and {where}; shared layers do not convert")
+        seen[id(m)] = where
+
+
+def _convert(torch, source, kind, refusal: str, convert, ours_and_theirs):
+    if not isinstance(source, kind):
+        raise TypeError(f"{refusal}, got {type(source).__name__} {source!r}")
     with torch.no_grad():
-        converted = _from_torch(torch, module, type(module).__name__)
-    converted.train(module.training)
-    _check_same_outputs(converted, module, torch)
+        converted = convert(torch, source, type(source).__name__)
+    converted.train(source.training)
+    _check_same_outputs(*ours_and_theirs(converted), torch)
     return converted
 
 

@@ -92,6 +92,11 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size=None, shuffle: boo
     size = len(X) if batch_size is None else batch_size
     params = model.parameters()
     batched = _needs_batches(model)
+    if batched and isinstance(size, int) and not isinstance(size, bool) and size >= 1 and (size == 1 or len(X) % size == 1):
+        raise ValueError(
+            f"fit: the model has BatchNorm1d, which cannot train on a batch of one sample, and batch_size={size} "
+            f"with {len(X)} examples makes one; choose a batch_size that leaves no lone sample"
+        )
     history = {"loss": [], "accuracy": []}
     model.train()
     bar = tqdm(range(1, epochs + 1), desc="training", unit="epoch", disable=not progress, leave=progress)

@@ -338,3 +338,20 @@ def test_the_bridge_says_how_to_get_torch_when_it_is_missing(monkeypatch):
         nn.to_torch(nn.Linear(1, 1))
     with pytest.raises(ImportError, match="need PyTorch"):
         nn.from_torch(object())
+
+
+def test_fit_refuses_before_training_when_batchnorm_would_get_a_lone_sample():
+    X, y = nn.data.moons(9, seed=0)
+    model = nn.Sequential(nn.Linear(2, 4, seed=1), nn.BatchNorm1d(4), nn.Linear(4, 1, seed=2))
+    before = model.state_dict()
+    for batch_size in (1, 4):  # 9 = 4 + 4 + 1
+        with pytest.raises(ValueError, match=f"batch_size={batch_size} with 9 examples makes one"):
+            nn.fit(model, X, y, "bce_with_logits", optim.SGD(model.parameters(), lr=0.1), epochs=1, batch_size=batch_size, progress=False)
+    assert model.state_dict() == before
+
+
+def test_batchnorm_leaves_its_statistics_alone_when_a_number_overflows():
+    bn = nn.BatchNorm1d(2)
+    with pytest.raises(ArithmeticError):
+        bn([[1e200, 1.0], [2.0, 3.0]])
+    assert (bn.running_mean, bn.running_var, bn.num_batches_tracked) == ([0.0, 0.0], [1.0, 1.0], 0)

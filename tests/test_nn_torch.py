@@ -353,3 +353,12 @@ def test_training_the_digits_model_with_adam_matches_pytorch_while_dropout_is_of
     assert max(ours) <= 1e-9
     _close(model.layer1[1].running_var, twin.layer1[1].running_var, 1e-9)
     assert not math.isnan(sum(model.layer1[1].running_var))
+
+
+def test_shared_layers_are_refused_both_ways():
+    layer = nn.Linear(2, 2, seed=0)
+    with pytest.raises(TypeError, match=r"Sequential: the same Linear sits at Sequential.0 and Sequential.2; shared layers do not convert"):
+        nn.to_torch(nn.Sequential(layer, nn.ReLU(), layer))
+    t_layer = tnn.Linear(2, 2)
+    with pytest.raises(TypeError, match=r"the same Linear sits at Sequential.0 and Sequential.2"):
+        nn.from_torch(tnn.Sequential(t_layer, tnn.ReLU(), t_layer))
