@@ -7,8 +7,9 @@ Subclasses written for micrograd (which only define ``__call__`` and ``parameter
 keep working.
 
 Buffers are numbers that belong to a module's state without being parameters (the running
-statistics of ``BatchNorm1d``): a module lists their attribute names in ``_buffer_names``
-(each a list of floats, a number, or None when unused). ``state_dict``, ``save`` and ``load``
+statistics of ``BatchNorm1d``): a module maps their attribute names to what they hold in
+``_buffers`` — "real", "nonnegative" (a variance) or "count" (a whole number >= 0) — each
+attribute a list of numbers, a number, or None when unused. ``state_dict``, ``save`` and ``load``
 carry them after the parameters, as PyTorch's state_dict does.
 """
 
@@ -37,7 +38,7 @@ class Module:
 
     training = True
     _scope_name = None
-    _buffer_names: tuple[str, ...] = ()
+    _buffers: Mapping[str, str] = {}
 
     def __setattr__(self, name, value):
         # A sub-module (or a list of them) learns its name here; forward opens a scope with it.
@@ -83,19 +84,19 @@ class Module:
 
     def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, float]]:
         """Every buffer number with its dotted name (``layer1.1.running_mean.0``), sub-modules in order."""
-        for name, _, _, value in self._buffer_slots(prefix):
+        for name, _, _, _, value in self._buffer_slots(prefix):
             yield name, value
 
     def _buffer_slots(self, prefix: str = ""):
-        """(name, holder, key, value) for each buffer number: ``holder[key] = x`` sets it."""
-        for attr in self._buffer_names:
+        """(name, kind, holder, key, value) for each buffer number: ``holder[key] = x`` sets it."""
+        for attr, kind in self._buffers.items():
             value = getattr(self, attr)
             name = f"{prefix}.{attr}" if prefix else attr
             if isinstance(value, list):
                 for i, x in enumerate(value):
-                    yield f"{name}.{i}", value, i, x
+                    yield f"{name}.{i}", kind, value, i, x
             elif value is not None:
-                yield name, vars(self), attr, value
+                yield name, kind, vars(self), attr, value
         for child_name, child in self.named_children():
             yield from child._buffer_slots(f"{prefix}.{child_name}" if prefix else child_name)
 
@@ -139,17 +140,18 @@ class Module:
         """Copy numbers from ``state`` (as made by ``state_dict``) into the parameters and buffers. Returns self.
 
         Refused with ValueError/TypeError naming the first problem — a missing name, an extra
-        name, a value that is not a finite number, or a counter buffer (``num_batches_tracked``)
-        that is not a whole number >= 0 — and then nothing is changed.
+        name, a value that is not a finite number, a negative variance buffer (``running_var``) or
+        a count buffer (``num_batches_tracked``) that is not a whole number >= 0 — and then
+        nothing is changed.
         """
         params = dict(self.named_parameters())
-        slots = {name: (holder, key, old) for name, holder, key, old in self._buffer_slots()}
+        slots = {name: (kind, holder, key) for name, kind, holder, key, _ in self._buffer_slots()}
         values = _checked_state(state, {**params, **slots})
-        counters = {name: _counter(name, values[name]) for name, (_, _, old) in slots.items() if isinstance(old, int)}
+        buffers = {name: _buffer_value(name, kind, values[name]) for name, (kind, _, _) in slots.items()}
         for name, p in params.items():
             p.data = values[name]
-        for name, (holder, key, _) in slots.items():
-            holder[key] = counters.get(name, values[name])
+        for name, (_, holder, key) in slots.items():
+            holder[key] = buffers[name]
         return self
 
     def save(self, path) -> None:
@@ -263,10 +265,14 @@ def _checked_state(state, params: dict) -> dict[str, float]:
     return values
 
 
-def _counter(name: str, x: float) -> int:
-    if not (x >= 0 and x.is_integer()):
-        raise ValueError(f"buffer {name!r} counts batches: it must be a whole number >= 0, got {x!r}")
-    return int(x)
+def _buffer_value(name: str, kind: str, x: float):
+    if kind == "count":
+        if not (x >= 0 and x.is_integer()):
+            raise ValueError(f"buffer {name!r} is a count: it must be a whole number >= 0, got {x!r}")
+        return int(x)
+    if kind == "nonnegative" and x < 0:
+        raise ValueError(f"buffer {name!r} is a variance: it must be >= 0, got {x!r}")
+    return x
 
 
 def _no_duplicate_keys(pairs):

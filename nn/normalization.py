@@ -37,7 +37,7 @@ class BatchNorm1d(Module):
     A flat list is one sample: accepted in ``eval()`` mode (normalised with the running statistics).
     """
 
-    _buffer_names = ("running_mean", "running_var", "num_batches_tracked")
+    _buffers = {"running_mean": "real", "running_var": "nonnegative", "num_batches_tracked": "count"}
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, *, bias=True):
         self.num_features = whole(num_features, "BatchNorm1d num_features", low=1)

@@ -152,14 +152,21 @@ def test_state_dict_carries_the_buffers_after_the_parameters():
     assert fresh.state_dict() == state and isinstance(fresh[1].num_batches_tracked, int)
 
 
-@pytest.mark.parametrize("bad, message", [(1.5, "must be a whole number >= 0, got 1.5"), (-1, "must be a whole number >= 0, got -1.0")])
-def test_a_counter_buffer_must_be_a_whole_number_and_nothing_changes(bad, message):
+@pytest.mark.parametrize(
+    "name, bad, message",
+    [
+        ("1.num_batches_tracked", 1.5, "is a count: it must be a whole number >= 0, got 1.5"),
+        ("1.num_batches_tracked", -1, "is a count: it must be a whole number >= 0, got -1.0"),
+        ("1.running_var.1", -0.5, "is a variance: it must be >= 0, got -0.5"),
+    ],
+)
+def test_buffers_are_checked_on_load_and_nothing_changes(name, bad, message):
     model = nn.Sequential(nn.Linear(2, 2, seed=0), nn.BatchNorm1d(2))
     state = model.state_dict()
     before = dict(state)
     state["0.weight.0.0"] = 42.0
-    state["1.num_batches_tracked"] = bad
-    with pytest.raises(ValueError, match=f"buffer '1.num_batches_tracked' counts batches: it {message}"):
+    state[name] = bad
+    with pytest.raises(ValueError, match=f"buffer '{name}' {message}"):
         model.load_state_dict(state)
     assert model.state_dict() == before
 

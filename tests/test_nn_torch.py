@@ -72,6 +72,22 @@ class TorchModel(tnn.Module):
 # ---------------------------------------------------------------- print(model)
 
 
+def _Ordered(lib):
+    """The same own Module class on either side, attributes set z first, then a (kept in that order)."""
+    base = lib.Module
+
+    class Ordered(base):
+        def __init__(self):
+            super().__init__()
+            self.z = lib.Linear(2, 3)
+            self.a = lib.Sequential(lib.Tanh(), lib.Sequential(lib.Linear(3, 1), lib.Sigmoid()))
+
+        def forward(self, x):
+            return self.a(self.z(x))
+
+    return Ordered()
+
+
 @pytest.mark.parametrize(
     "ours, theirs",
     [
@@ -85,6 +101,7 @@ class TorchModel(tnn.Module):
         (lambda: nn.Sequential(nn.L1Loss(), nn.MSELoss(reduction="sum"), nn.BCELoss(), nn.BCEWithLogitsLoss(), nn.CrossEntropyLoss(), nn.HingeEmbeddingLoss()),
          lambda: tnn.Sequential(tnn.L1Loss(), tnn.MSELoss(reduction="sum"), tnn.BCELoss(), tnn.BCEWithLogitsLoss(), tnn.CrossEntropyLoss(), tnn.HingeEmbeddingLoss())),
         (lambda: Model(784), TorchModel),
+        (lambda: _Ordered(nn), lambda: _Ordered(tnn)),
     ],
 )
 def test_print_model_is_pytorchs(ours, theirs):
