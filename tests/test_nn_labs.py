@@ -362,3 +362,18 @@ def test_batchnorm_leaves_its_statistics_alone_when_a_number_overflows():
     with pytest.raises(ArithmeticError):
         bn([[1e200, 1.0], [2.0, 3.0]])
     assert (bn.running_mean, bn.running_var, bn.num_batches_tracked) == ([0.0, 0.0], [1.0, 1.0], 0)
+
+
+@pytest.mark.parametrize("loss", [nn.L1Loss(), nn.MSELoss(reduction="sum"), nn.BCEWithLogitsLoss()])
+def test_batchnorm_gradients_match_central_differences(loss):
+    from scalargrad import gradcheck
+
+    weights = [0.3, -1.1, 0.7, 2.0, -0.4, 0.9]
+    target = [[0.25, 0.75], [1.0, 0.0], [0.5, 0.5]]
+
+    def f(*xs):
+        bn = nn.BatchNorm1d(2)  # fresh, so every evaluation uses the same (initial) statistics
+        rows = [[xs[0] * weights[0], xs[1] * weights[1]], [xs[2] * weights[2], xs[3] * weights[3]], [xs[4] * weights[4], xs[5] * weights[5]]]
+        return loss(bn(rows), target)
+
+    assert gradcheck(f, [0.5, -1.0, 1.5, 0.25, -0.75, 2.0])
