@@ -11,11 +11,10 @@ from __future__ import annotations
 import numbers
 
 from scalargrad import Value
+from scalargrad.engine.checks import flag
 
 from . import activations
 from . import init as initialisation
-from scalargrad.engine.checks import flag
-
 from .module import Module
 from .shapes import each_sample, map_scalars
 
