@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from ..engine.autograd import as_values, topological_order
+from ..engine.autograd import topological_order
+from ..engine.derivatives import as_values
 from .picture import Picture
 from .render import check_backend
 from ..engine.value import Constant, Value
