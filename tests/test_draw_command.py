@@ -5,9 +5,10 @@ import subprocess
 import sys
 
 import pytest
-from draw_helpers import dot_nodes, svg_texts
+from draw_helpers import dot_nodes, svg_texts, texts_missing_from_png, without_text
 
 from scalargrad.cli import main
+from scalargrad.pictures.render import render_png
 
 
 def run(capsys, *argv):
@@ -130,6 +131,19 @@ def test_without_output_only_the_table_is_printed(capsys, tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     status, out, _ = run(capsys, "x * x", "x=3")
     assert status == 0 and table(out) == {"x": ("3", "6")} and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fresh_machine", [True, False])
+def test_png_output_draws_every_text(capsys, tmp_path, monkeypatch, fresh_machine, machine_fonts):
+    if fresh_machine:
+        monkeypatch.setenv("PATH", str(tmp_path))  # no Graphviz: the built-in one draws (machine_fonts: no fonts either)
+    argv = ["(x + y) * z", "x=-2", "y=5", "z=-4", "--edge-labels", "-o"]
+    assert run(capsys, *argv, str(tmp_path / "graph.png"))[0] == 0
+    assert run(capsys, *argv, str(tmp_path / "graph.svg"))[0] == 0
+    svg = (tmp_path / "graph.svg").read_text()
+    text_free = render_png(without_text(svg))
+    assert texts_missing_from_png(text_free, svg, text_free) == svg_texts(svg)  # what a PNG without text looks like
+    assert texts_missing_from_png((tmp_path / "graph.png").read_bytes(), svg, text_free) == []
 
 
 def test_python_dash_m_scalargrad_without_dot_on_path(tmp_path):
