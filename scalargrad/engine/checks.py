@@ -19,7 +19,7 @@ def number(
     x, what: str, *, low: float = -math.inf, high: float = math.inf, low_open: bool = False, high_open: bool = False
 ) -> float:
     """``x`` as a finite float in [low, high]; ``low_open``/``high_open`` leave that end out."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+    if type(x) is not float and (isinstance(x, bool) or not isinstance(x, numbers.Real)):  # float first: fast
         raise TypeError(f"{what} must be a real number, got {_given(x)}")
     try:
         f = float(x)
