@@ -24,7 +24,7 @@ FILE_FORMAT = "scalargrad.nn/state"
 FILE_VERSION = 1
 MAX_FILE_BYTES = 128 * 2**20
 """``load`` refuses larger files before reading them: 128 MiB, about two million parameters
-(a 10⁶-parameter MLP's file is about 60 MB). ``load(path, max_bytes=...)`` changes it."""
+(a 10⁶-parameter MLP's file is about 54 MB). ``load(path, max_bytes=...)`` changes it."""
 _MAX_DIGITS = 320  # a JSON integer with more digits than this cannot be a finite float
 
 
