@@ -20,6 +20,7 @@ from scalargrad.engine import checks
 from .rounding import fma, lerp
 
 _sqrt = math.sqrt
+_isfinite = math.isfinite
 
 
 def _parameter_list(params) -> tuple[list[Value], list[str]]:
@@ -76,14 +77,16 @@ class Optimizer:
         updates = []
         for i, (p, state) in enumerate(zip(self.params, self.state)):
             data, state = self._update(p.data, p.grad, state, t)
-            self._require_finite(i, data, state)
+            if not (_isfinite(data) and all(map(_isfinite, state))):
+                self._refuse(i, data, state)
             updates.append((data, state))
         for i, (p, (data, state)) in enumerate(zip(self.params, updates)):
             p.data = data
             self.state[i] = state
         self.steps = t
 
-    def _require_finite(self, i: int, data: float, state: tuple) -> None:
+    def _refuse(self, i: int, data: float, state: tuple) -> None:
+        """Raise NonFiniteError for parameter ``i``, naming the first number that is not finite."""
         p = self.params[i]
         where = f"{type(self).__name__}.step: {{}}parameter {i}{f' ({self._names[i]})' if self._names[i] else ''}"
         given = f"(data {p.data!r}, grad {p.grad!r})"

@@ -18,17 +18,10 @@ _BIG = 2.0**995  # |x| below this: splitting x cannot overflow
 _SMALL = 2.0**-969  # |a·b| above this: no partial product of the halves underflows
 
 
-def _exact_fma(a: float, b: float, c: float) -> float:
-    """a·b + c rounded once, for finite a, b, c."""
+def _fma(a: float, b: float, c: float) -> float:
     p = a * b
-    if p == 0.0 or not (_SMALL < abs(p) < _BIG and abs(a) < _BIG and abs(b) < _BIG):
-        if a == 0.0 or b == 0.0:
-            return p + c  # a·b is an exact (signed) zero
-        exact = Fraction(a) * Fraction(b) + Fraction(c)
-        try:
-            return float(exact)
-        except OverflowError:
-            return math.inf if exact > 0 else -math.inf
+    if not (_SMALL < abs(p) < _BIG and abs(a) < _BIG and abs(b) < _BIG and abs(c) < math.inf):
+        return _rare_fma(a, b, c)
     t = _SPLIT * a
     a_hi = t - (t - a)
     a_lo = a - a_hi
@@ -42,10 +35,15 @@ def _exact_fma(a: float, b: float, c: float) -> float:
         return math.copysign(math.inf, p if abs(p) > abs(c) else c)
 
 
-def _fma(a: float, b: float, c: float) -> float:
-    if math.isfinite(a) and math.isfinite(b) and math.isfinite(c):
-        return _exact_fma(a, b, c)
-    return a * b + c  # inf and nan propagate as in a fused multiply-add
+def _rare_fma(a: float, b: float, c: float) -> float:
+    """fma where Dekker's product could overflow or underflow, or an argument is not finite."""
+    if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(c)) or a == 0.0 or b == 0.0:
+        return a * b + c  # inf and nan propagate as in a fused multiply-add; 0·b is an exact (signed) zero
+    exact = Fraction(a) * Fraction(b) + Fraction(c)
+    try:
+        return float(exact)
+    except OverflowError:
+        return math.inf if exact > 0 else -math.inf
 
 
 fma = getattr(math, "fma", _fma)

@@ -6,6 +6,8 @@ Every test: one parameter x = 1.0, gradient 0.5 at step 1 and -0.25 at step 2.
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nn import MLP, SGD, Adagrad, Adam, AdamW, RMSprop
 from nn.rounding import fma
@@ -202,3 +204,24 @@ def test_the_fma_emulation_rounds_once():
         expected = exact(a, b, c) if abs(Fraction(a) * Fraction(b) + Fraction(c)) < 2**1024 else math.inf
         assert _fma(a, b, c) == expected, (a, b, c)
     assert math.isnan(_fma(math.inf, 0.0, 1.0)) and _fma(math.inf, 2.0, 1.0) == math.inf
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=500, deadline=None)
+@given(finite, finite, finite)
+def test_the_fma_emulation_is_the_exactly_rounded_fused_multiply_add(a, b, c):
+    from fractions import Fraction
+
+    from nn.rounding import _fma
+
+    exact = Fraction(a) * Fraction(b) + Fraction(c)
+    try:
+        expected = float(exact)
+    except OverflowError:
+        expected = math.inf if exact > 0 else -math.inf
+    got = _fma(a, b, c)
+    assert got == expected, (a, b, c)
+    if hasattr(math, "fma"):  # Python 3.13+: the hardware's
+        assert got == math.fma(a, b, c)
