@@ -12,14 +12,14 @@ from __future__ import annotations
 import math
 import random
 
+from scalargrad.engine import checks
+
 INITS = ("xavier", "he", "uniform")
 
 
 def check(name) -> str:
     """``name`` if it is a known initialisation, else ValueError listing the known ones."""
-    if name not in INITS:
-        raise ValueError(f"unknown init {name!r}; known inits: {', '.join(INITS)}")
-    return name
+    return checks.one_of(name, INITS, "init")
 
 
 def default_for(activation: str) -> str:
@@ -39,9 +39,7 @@ def make_rng(rng=None, seed=None) -> random.Random:
         return rng
     if seed is None:
         seed = random.getrandbits(64)
-    elif isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int or None, got {type(seed).__name__} {seed!r}")
-    return random.Random(seed)
+    return random.Random(checks.whole(seed, "seed"))
 
 
 def xavier(nin: int, nout: int, rng: random.Random) -> list[float]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numbers
 
 from scalargrad import Value
+from scalargrad.engine import checks
 
 from . import activations
 from . import init as initialisation
@@ -18,9 +19,7 @@ from .module import Module
 
 
 def _positive_int(x, what: str) -> int:
-    if isinstance(x, bool) or not isinstance(x, int) or x < 1:
-        raise ValueError(f"{what} must be a positive int, got {x!r}")
-    return x
+    return checks.whole(x, what, low=1)
 
 
 def _inputs(x, n: int, who: str) -> list:
@@ -46,7 +45,7 @@ class Neuron(Module):
     def __init__(self, nin, activation="relu", init=None, rng=None, nonlin=None, fan_out=1):
         _positive_int(nin, "Neuron nin")
         if nonlin is not None:
-            activation = "relu" if nonlin else "linear"
+            activation = "relu" if checks.flag(nonlin, "Neuron nonlin") else "linear"
         self._act = activations.get(activation)
         self.activation = activation
         init = initialisation.check(init if init is not None else initialisation.default_for(activation))
@@ -128,6 +127,7 @@ class Linear(Module):
         _positive_int(nin, "Linear nin")
         _positive_int(nout, "Linear nout")
         initialisation.check(init)
+        checks.flag(bias, "Linear bias")
         rng = initialisation.make_rng(rng, seed)
         self.weight = [[Value(w) for w in initialisation.weights(init, nin, nout, rng)] for _ in range(nout)]
         self.bias = [Value(0.0) for _ in range(nout)] if bias else []
@@ -178,9 +178,7 @@ class Dropout(Module):
     identity. ``p`` must be in [0, 1). The choices come from ``rng``/``seed``."""
 
     def __init__(self, p=0.5, rng=None, seed=None):
-        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout p must be a probability in [0, 1), got {p!r}")
-        self.p = float(p)
+        self.p = checks.number(p, "Dropout p (a probability)", low=0, high=1, high_open=True)
         self._rng = initialisation.make_rng(rng, seed)
 
     def forward(self, x):

@@ -10,18 +10,28 @@ keep working.
 from __future__ import annotations
 
 import json
-import math
-import numbers
 import os
+import stat
 from pathlib import Path
 from typing import Iterator, Mapping
 
-from scalargrad import Value
-from scalargrad.files import require_folder, write_atomically
+from scalargrad import NonFiniteError, Value
+from scalargrad.engine import checks
 from scalargrad.engine.context import pop_scope, push_scope
+from scalargrad.files import require_folder, write_atomically
 
 FILE_FORMAT = "scalargrad.nn/state"
 FILE_VERSION = 1
+MAX_FILE_BYTES = 128 * 2**20
+"""``load`` refuses larger files before reading them: 128 MiB, about two million parameters
+(a 10⁶-parameter MLP's file is about 54 MB). ``load(path, max_bytes=...)`` changes it."""
+_MAX_DIGITS = 320  # a JSON integer with more digits than this cannot be a finite float
+
+
+class ModelFileError(ValueError):
+    """A file ``Module.load`` refuses: not a regular file, too large, not JSON, not a
+    parameter file, or not one for this model. The message starts with the path and says
+    what was wrong; the model is left untouched."""
 
 
 class Module:
@@ -89,9 +99,7 @@ class Module:
 
     def train(self, mode: bool = True) -> "Module":
         """Set ``training`` on this module and every sub-module (Dropout drops only in training). Returns self."""
-        if not isinstance(mode, bool):
-            raise TypeError(f"train(mode) expects True or False, got {type(mode).__name__} {mode!r}")
-        self.training = mode
+        self.training = checks.flag(mode, "train(mode)")
         for _, child in self.named_children():
             child.train(mode)
         return self
@@ -121,42 +129,44 @@ class Module:
     def save(self, path) -> None:
         """Write the parameters to ``path`` as JSON (never pickle); floats round-trip exactly.
 
-        The file is written to a temporary name and then moved into place, so a failed save
-        never leaves a half-written file.
+        Every parameter must be a finite number first: one that is not a number is refused
+        with TypeError, one that is inf or nan (a diverged run) with NonFiniteError, each
+        naming the parameter, and nothing is written. The file is written to a temporary
+        name and then moved into place, so a failed save never leaves a half-written file
+        (nor a temporary one); it gets the mode ``open()`` would give (0644 under umask 022).
         """
-        document = {
-            "format": FILE_FORMAT,
-            "version": FILE_VERSION,
-            "model": _one_line(repr(self)),
-            "parameters": self.state_dict(),
-        }
+        parameters = {}
+        for name, p in self.named_parameters():
+            parameters[name] = _savable(p.data, f"cannot save {os.fspath(path)!r}: parameter {name!r}")
+        document = {"format": FILE_FORMAT, "version": FILE_VERSION, "model": _one_line(repr(self)), "parameters": parameters}
         path = Path(path)
         require_folder(path)
         write_atomically(path, json.dumps(document, indent=1, allow_nan=False).encode("utf-8"))
 
-    def load(self, path) -> "Module":
+    def load(self, path, *, max_bytes: int = MAX_FILE_BYTES) -> "Module":
         """Load parameters saved by ``save`` into this model (same architecture). Returns self.
 
-        Loading runs no code (JSON only). A file that is not such JSON, or whose names,
-        sizes or numbers do not match the model, is refused with ValueError naming the
-        first problem, and the model is left untouched.
+        Loading runs no code (JSON only). Anything that is not a regular file (a folder, a
+        named pipe, a device such as /dev/zero) and any file over ``max_bytes`` is refused
+        before a byte is read. A file that is not such JSON, or whose names, sizes or numbers
+        do not match the model, is refused naming the first problem. Every refusal is a
+        ModelFileError (a ValueError) whose message starts with the path, and the model is
+        left untouched. A missing or unreadable file is Python's OSError.
         """
+        max_bytes = checks.whole(max_bytes, "load max_bytes", low=0)
         path = os.fspath(path)
-        try:
-            with open(path, encoding="utf-8") as f:
-                document = json.load(f, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
-        except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError is a ValueError
-            raise ValueError(f"{path}: not a JSON parameter file ({error})") from None
+        document = _parse(path, _read_regular_file(path, max_bytes))
         if not isinstance(document, dict) or document.get("format") != FILE_FORMAT:
-            raise ValueError(f"{path}: not a scalargrad nn parameter file (expected a JSON object with format {FILE_FORMAT!r})")
-        if document.get("version") != FILE_VERSION:
-            raise ValueError(f"{path}: unsupported file version {document.get('version')!r} (this is version {FILE_VERSION})")
+            raise ModelFileError(f"{path}: not a scalargrad nn parameter file (expected a JSON object with format {FILE_FORMAT!r})")
+        version = document.get("version")
+        if type(version) is not int or version != FILE_VERSION:
+            raise ModelFileError(f"{path}: unsupported file version {version!r} (this is version {FILE_VERSION})")
         if not isinstance(document.get("parameters"), dict):
-            raise ValueError(f"{path}: 'parameters' must be a JSON object of name: number")
+            raise ModelFileError(f"{path}: 'parameters' must be a JSON object of name: number")
         try:
             return self.load_state_dict(document["parameters"])
         except (TypeError, ValueError) as error:
-            raise ValueError(f"{path}: {error}") from None
+            raise ModelFileError(f"{path}: {error}") from None
 
     # ------------------------------------------------------------ display
 
@@ -209,15 +219,53 @@ def _checked_state(state, params: dict) -> dict[str, float]:
     for name in state:
         if name not in params:
             raise ValueError(f"the state has an extra parameter {name!r} that the model does not have {sizes}")
-    values = {}
-    for name in params:
-        x = state[name]
-        if isinstance(x, bool) or not isinstance(x, numbers.Real):
-            raise TypeError(f"parameter {name!r} must be a number, got {type(x).__name__} {x!r}")
-        if not math.isfinite(x):
-            raise ValueError(f"parameter {name!r} must be a finite number, got {x!r}")
-        values[name] = float(x)
-    return values
+    return {name: checks.number(state[name], f"parameter {name!r}") for name in params}
+
+
+def _savable(x, what: str) -> float:
+    """``x`` as the finite float ``save`` writes, else TypeError (not a number) or NonFiniteError."""
+    try:
+        return checks.number(x, what)
+    except ValueError:
+        raise NonFiniteError(f"{what} is {x!r}, not a finite number; nothing was written") from None
+
+
+_KINDS = [(stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]
+
+
+def _require_regular(path: str, info: os.stat_result, max_bytes: int) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a regular file")
+        raise ModelFileError(f"{path}: not a model file but {kind}; load reads only regular files")
+    if info.st_size > max_bytes:
+        raise ModelFileError(f"{path}: the file has {info.st_size} bytes, more than max_bytes={max_bytes} (load(path, max_bytes=...) allows more)")
+
+
+def _read_regular_file(path: str, max_bytes: int) -> bytes:
+    """The bytes of ``path``, refused before reading unless it is a regular file of at most ``max_bytes``."""
+    _require_regular(path, os.stat(path), max_bytes)
+    # O_NONBLOCK: if the path was swapped for a named pipe since the stat, opening it does not wait.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with open(fd, "rb") as f:
+        _require_regular(path, os.fstat(fd), max_bytes)  # what was opened is what was checked
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:  # it grew while being read
+        raise ModelFileError(f"{path}: the file has more than max_bytes={max_bytes} bytes")
+    return data
+
+
+def _parse(path: str, data: bytes):
+    """The JSON document in ``data``; ModelFileError naming what is wrong otherwise."""
+    try:
+        return json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants,
+                          parse_int=_json_int)
+    except UnicodeDecodeError as error:
+        raise ModelFileError(f"{path}: not a JSON parameter file (not UTF-8 text: {error.reason} at byte {error.start})") from None
+    except RecursionError:
+        raise ModelFileError(f"{path}: not a JSON parameter file (nested too deeply)") from None
+    except ValueError as error:  # JSONDecodeError is a ValueError, and so are the hooks' refusals
+        raise ModelFileError(f"{path}: not a JSON parameter file ({error})") from None
 
 
 def _no_duplicate_keys(pairs):
@@ -231,6 +279,12 @@ def _no_duplicate_keys(pairs):
 
 def _no_constants(name):
     raise ValueError(f"{name} is not a finite number")
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_DIGITS:
+        raise ValueError(f"the number {text[:12]}… has {len(text.lstrip('-'))} digits, too large for a float")
+    return int(text)
 
 
 def _one_line(text: str) -> str:

@@ -20,7 +20,7 @@ import copy
 import math
 import time
 
-from scalargrad import no_grad
+from scalargrad import NonFiniteError, no_grad
 
 from . import data as datasets
 from . import optim
@@ -138,7 +138,7 @@ class Playground:
         """One gradient step on the whole dataset; records and returns the loss after it.
 
         loss = (1/n) Σ bce_with_logits(score_i, y_i); every parameter moves by the optimizer's rule.
-        A step whose numbers overflow (a learning rate too large) is refused with FloatingPointError,
+        A step whose numbers overflow (a learning rate too large) is refused with scalargrad.NonFiniteError,
         and the weights and the optimizer are left as they were before it.
         """
         weights, shown = [p.data for p in self.model.parameters()], (self.loss, self.accuracy)
@@ -156,7 +156,7 @@ class Playground:
                 p.data = d
             vars(self.optimizer).update(optimizer_state)
             self.loss, self.accuracy = shown
-            raise FloatingPointError(
+            raise NonFiniteError(
                 f"training diverged at step {self.steps + 1} ({error}); Reset, or lower the learning rate"
             ) from None
         self.history["loss"].append(self.loss)
