@@ -48,7 +48,7 @@ class CommandParser(argparse.ArgumentParser):
         parsed, extras = self.parse_known_args(args, namespace)
         if extras:
             command = getattr(parsed, "command_parser", self)
-            given = " ".join(extras)
+            given = " ".join(a if a.isprintable() else repr(a) for a in extras)
             given = given if len(given) <= 80 else given[:80] + "…"
             command.error(f"unrecognized arguments: {given}{_closest_option(extras, command)}")
         return parsed
@@ -263,6 +263,7 @@ def _check_tree(tree: ast.Expression, source: str) -> list[str]:
         problem = _disallowed(node)
         if problem:
             snippet = ast.get_source_segment(source, node) or type(node).__name__
+            snippet = snippet if snippet.isprintable() and len(snippet) <= 60 else quoted(snippet)
             raise Refused(f"{problem}: `{snippet}`; an expression may use {ALLOWED}")
         if isinstance(node, ast.Name):
             if node.id in FUNCTIONS and id(node) not in callees:
