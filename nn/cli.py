@@ -9,7 +9,7 @@ import sys
 
 import scalargrad.cli
 from scalargrad import NonFiniteError, no_grad
-from scalargrad.cli import CommandParser, bounded, quoted
+from scalargrad.cli import CommandParser, bounded, quoted, tolerant_output
 from scalargrad.engine import checks
 
 from . import data, losses
@@ -83,8 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Run the ``scalargrad`` command; returns the exit status: 0 done, 1 the training failed
     (diverged, or the loss ended no lower than it started), 2 a refused command line."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    tolerant_output()
+    args = build_parser().parse_args(argv)
     if args.command in ("xor", "train"):
         _check_size(args)
     try:

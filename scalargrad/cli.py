@@ -73,6 +73,14 @@ def _closest_option(extras: list[str], parser: argparse.ArgumentParser) -> str:
     return ""
 
 
+def tolerant_output() -> None:
+    """Let characters the terminal's encoding lacks (→, ∂ on an ASCII terminal) print as escapes
+    instead of ending the command with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def bounded(kind: type, low=None, high=None, *, low_open: bool = False):
     """An argparse ``type=``: the option's text as ``kind`` (int or float) inside [low, high]
     (or (low, high] with ``low_open``), checked by :mod:`scalargrad.engine.checks`; anything else
@@ -125,6 +133,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """A ``scalargrad`` command with only the ``draw`` subcommand (``python -m scalargrad draw ...``)."""
+    tolerant_output()
     parser = CommandParser(prog="scalargrad", description="scalargrad: pictures of backpropagation")
     register(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     args = parser.parse_args(argv)

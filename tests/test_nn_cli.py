@@ -1,5 +1,6 @@
 """The ``scalargrad`` command: the installed console script and ``nn.cli.main``."""
 
+import os
 import re
 import subprocess
 import sys
@@ -165,3 +166,17 @@ def test_installed_console_script_refuses_code_in_draw_with_status_2(tmp_path):
 def test_scalargrad_never_imports_nn():
     code = "import sys, scalargrad, scalargrad.cli; assert 'nn' not in sys.modules, sorted(m for m in sys.modules if m.startswith('nn'))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).returncode == 0
+
+
+@pytest.mark.parametrize("argv", [["xor", "--no-progress=yes"], ["xor", "--no-progress=0"], ["draw", "x", "x=1", "--edge-labels=false"]])
+def test_flags_take_no_value(capsys, argv):
+    with pytest.raises(SystemExit) as exit:
+        cli.main(argv)
+    assert exit.value.code == 2 and "ignored explicit argument" in capsys.readouterr().err
+
+
+def test_a_terminal_without_unicode_gets_escapes_not_a_traceback():
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    done = subprocess.run([str(SCRIPT), "xor", "--epochs", "3", "--no-progress"], capture_output=True, text=True, env=env, timeout=120)
+    assert done.stdout.startswith("XOR: MLP 2 \\u2192 4 \\u2192 1") and "Traceback" not in done.stderr
+    assert done.returncode in (0, 1)
