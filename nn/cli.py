@@ -92,6 +92,9 @@ def main(argv=None) -> int:
     except (DivergenceError, NonFiniteError) as error:
         print(f"scalargrad {args.command}: error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"scalargrad {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 def _check_size(args) -> None:

@@ -165,13 +165,18 @@ def _check_output(output: str | None) -> Path | None:
     path = Path(output)
     if path.suffix.lower() not in OUTPUTS:
         raise Refused(f"the output file {output!r} must end in one of {', '.join(OUTPUTS)}")
-    if path.is_dir():
-        raise Refused(f"the output file {output!r} is a folder, not a file")
+    if "\0" in output:
+        raise Refused(f"the output file {output!r} has a NUL character, which no file name may have")
     folder = path.parent
-    if not folder.is_dir():
-        raise Refused(f"the output folder {str(folder)!r} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise Refused(f"cannot write {output!r}: no permission to write in the folder {str(folder)!r}")
+    try:
+        if path.is_dir():
+            raise Refused(f"the output file {output!r} is a folder, not a file")
+        if not folder.is_dir():
+            raise Refused(f"the output folder {str(folder)!r} does not exist")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise Refused(f"cannot write {output!r}: no permission to write in the folder {str(folder)!r}")
+    except OSError as error:  # e.g. a name too long for the file system
+        raise Refused(f"cannot write {output!r}: {error.strerror or error}") from None
     return path
 
 

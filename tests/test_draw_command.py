@@ -253,3 +253,15 @@ def test_a_lone_surrogate_in_a_name_is_refused_and_printable(capsys):
 def test_bare_python_dash_m_scalargrad_lists_the_draw_command():
     done = subprocess.run([sys.executable, "-m", "scalargrad"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "draw" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_file_name_too_long_for_the_file_system_is_one_line_naming_it(capsys, tmp_path):
+    target = tmp_path / ("a" * 300 + ".svg")
+    status, out, err = run(capsys, "x", "x=1", "-o", str(target))
+    assert status == 2 and out == "" and f"cannot write {str(target)!r}: File name too long" in err
+    assert "Traceback" not in err and list(tmp_path.iterdir()) == []
+
+
+def test_a_nul_in_the_output_name_is_refused(capsys, tmp_path):
+    status, _, err = run(capsys, "x", "x=1", "-o", str(tmp_path / "a\0b.svg"))
+    assert status == 2 and "has a NUL character" in err and list(tmp_path.iterdir()) == []

@@ -180,3 +180,12 @@ def test_a_terminal_without_unicode_gets_escapes_not_a_traceback():
     done = subprocess.run([str(SCRIPT), "xor", "--epochs", "3", "--no-progress"], capture_output=True, text=True, env=env, timeout=120)
     assert done.stdout.startswith("XOR: MLP 2 \\u2192 4 \\u2192 1") and "Traceback" not in done.stderr
     assert done.returncode in (0, 1)
+
+
+def test_ctrl_c_during_training_is_one_line_and_status_130(capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "fit", interrupted)
+    assert cli.main(["xor", "--no-progress"]) == 130
+    assert capsys.readouterr().err == "scalargrad xor: interrupted\n"
