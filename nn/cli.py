@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """Run the ``scalargrad`` command; returns the exit status: 0 done, 1 the training failed
-    (diverged, or the loss ended no lower than it started), 2 a refused command line."""
+    (diverged, or the loss ended no lower than it started), 130 interrupted. A refused command
+    line exits with status 2 (``SystemExit``) after one ``error:`` line under the usage."""
     tolerant_output()
     args = build_parser().parse_args(argv)
     if args.command in ("xor", "train"):
