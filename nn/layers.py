@@ -25,6 +25,9 @@ def _positive_int(x, what: str) -> int:
 def _inputs(x, n: int, who: str) -> list:
     """``x`` as a list of ``n`` inputs (a lone number or Value is accepted when n == 1)."""
     if isinstance(x, (Value, numbers.Real)) and not isinstance(x, bool):
+        if n != 1:
+            raise TypeError(f"{who} expects a list of {n} inputs, got one {type(x).__name__} {x!r}; pass a list such as "
+                            f"[{', '.join(f'x{i + 1}' for i in range(min(n, 3)))}{', ...' if n > 3 else ''}]")
         x = [x]
     elif not isinstance(x, (list, tuple)):
         raise TypeError(f"{who} expects a list of {n} numbers or Values, got {type(x).__name__}")
