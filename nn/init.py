@@ -30,12 +30,14 @@ def default_for(activation: str) -> str:
 def make_rng(rng=None, seed=None) -> random.Random:
     """The ``random.Random`` every random choice comes from.
 
-    ``rng`` is used as given; else a new one from ``seed``; with neither, the seed is drawn
-    from the global ``random`` module, so ``random.seed(1337)`` reproduces runs as in micrograd.
+    ``rng`` is used as given: a ``random.Random``, or the ``random`` module itself for the
+    global generator (draws then interleave with the user's own ``random.uniform`` calls, as in
+    micrograd); else a new one from ``seed``; with neither, the seed is drawn from the global
+    ``random`` module, so ``random.seed(1337)`` reproduces runs as in micrograd.
     """
     if rng is not None:
-        if not isinstance(rng, random.Random):
-            raise TypeError(f"rng must be a random.Random, got {type(rng).__name__} {rng!r}")
+        if rng is not random and not isinstance(rng, random.Random):
+            raise TypeError(f"rng must be a random.Random or the random module, got {type(rng).__name__} {rng!r}")
         return rng
     if seed is None:
         seed = random.getrandbits(64)
