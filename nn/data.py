@@ -8,10 +8,9 @@ inside its package (``pip install 'scalargrad[labs]'``).
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Iterator
 
-from scalargrad.engine.checks import flag, number
+from scalargrad.engine import checks
 
 from .init import make_rng
 
@@ -33,11 +32,8 @@ def or_() -> tuple[list, list]:
     return [row[:] for row in _CORNERS], [0, 1, 1, 1]
 
 
-def _check(n, noise, least: int = 1):
-    if isinstance(n, bool) or not isinstance(n, int) or n < least:
-        raise ValueError(f"n must be an int >= {least}, got {n!r}")
-    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0.0 <= noise < math.inf:
-        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+def _check(n, noise, least: int = 1) -> tuple[int, float]:
+    return checks.whole(n, "n", low=least), checks.number(noise, "noise", low=0)
 
 
 def _linspace(a: float, b: float, n: int) -> list[float]:
@@ -53,7 +49,7 @@ def _shuffled(X, y, rng):
 def moons(n: int = 100, noise: float = 0.1, seed=None) -> tuple[list, list]:
     """Two interleaving half circles (scikit-learn's make_moons): ⌈n/2⌉… points on the upper moon
     (label 0) and the rest on the lower one (label 1), plus N(0, noise²) jitter, shuffled."""
-    _check(n, noise, 2)
+    n, noise = _check(n, noise, 2)
     rng = make_rng(seed=seed)
     n_out = n // 2
     n_in = n - n_out
@@ -66,9 +62,8 @@ def moons(n: int = 100, noise: float = 0.1, seed=None) -> tuple[list, list]:
 
 def circles(n: int = 100, noise: float = 0.05, seed=None, factor: float = 0.5) -> tuple[list, list]:
     """A large circle (label 0) around a smaller one of radius ``factor`` (label 1), with jitter."""
-    _check(n, noise, 2)
-    if not 0.0 < factor < 1.0:
-        raise ValueError(f"factor must be in (0, 1), got {factor!r}")
+    n, noise = _check(n, noise, 2)
+    factor = checks.number(factor, "factor", low=0, high=1, low_open=True, high_open=True)
     rng = make_rng(seed=seed)
     n_out = n // 2
     n_in = n - n_out
@@ -84,9 +79,8 @@ def spiral(n: int = 100, classes: int = 3, noise: float = 0.2, seed=None) -> tup
 
     Arm j: radius r from 0 to 1, angle 4j + 4r (plus N(0, noise²)), point r·(sin θ, cos θ).
     """
-    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 2:
-        raise ValueError(f"classes must be an int >= 2, got {classes!r}")
-    _check(n, noise, classes)
+    classes = checks.whole(classes, "classes", low=2)
+    n, noise = _check(n, noise, classes)
     rng = make_rng(seed=seed)
     X, y = [], []
     for j in range(classes):
@@ -103,8 +97,8 @@ def batches(X, y, batch_size: int, shuffle: bool = True, seed=None) -> Iterator[
     With ``shuffle`` the order comes from a ``random.Random(seed)``."""
     if len(X) != len(y):
         raise ValueError(f"batches: {len(X)} inputs but {len(y)} labels")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    batch_size = checks.whole(batch_size, "batch_size", low=1)
+    shuffle = checks.flag(shuffle, "batches shuffle")
     order = list(range(len(X)))
     if shuffle:
         make_rng(seed=seed).shuffle(order)
@@ -138,7 +132,7 @@ def digits(test_size: float = 0.2, seed=0, scale: bool = True) -> tuple[list, li
         from sklearn.datasets import load_digits
     except ImportError:
         raise ImportError("nn.data.digits needs scikit-learn (it ships the digits): pip install 'scalargrad[labs]'") from None
-    flag(scale, "digits scale")
+    checks.flag(scale, "digits scale")
     images, labels = load_digits(return_X_y=True)
     factor = 1.0 / 16.0 if scale else 1.0
     X = [[float(p) * factor for p in row] for row in images.tolist()]
@@ -152,7 +146,7 @@ def train_test_split(X, y, test_size: float = 0.2, seed=None) -> tuple[list, lis
         raise ValueError(f"train_test_split: {len(X)} inputs but {len(y)} labels")
     if len(X) < 2:
         raise ValueError(f"train_test_split needs at least 2 examples, got {len(X)}")
-    fraction = number(test_size, "test_size", low=0.0, high=1.0, low_open=True)
+    fraction = checks.number(test_size, "test_size", low=0.0, high=1.0, low_open=True)
     n_test = min(len(X) - 1, max(1, math.ceil(fraction * len(X))))
     order = list(range(len(X)))
     make_rng(seed=seed).shuffle(order)

@@ -14,14 +14,14 @@ from __future__ import annotations
 import math
 import random
 
+from scalargrad.engine import checks
+
 INITS = ("xavier", "he", "uniform", "pytorch")
 
 
 def check(name) -> str:
     """``name`` if it is a known initialisation, else ValueError listing the known ones."""
-    if name not in INITS:
-        raise ValueError(f"unknown init {name!r}; known inits: {', '.join(INITS)}")
-    return name
+    return checks.one_of(name, INITS, "init")
 
 
 def default_for(activation: str) -> str:
@@ -32,18 +32,18 @@ def default_for(activation: str) -> str:
 def make_rng(rng=None, seed=None) -> random.Random:
     """The ``random.Random`` every random choice comes from.
 
-    ``rng`` is used as given; else a new one from ``seed``; with neither, the seed is drawn
-    from the global ``random`` module, so ``random.seed(1337)`` reproduces runs as in micrograd.
+    ``rng`` is used as given: a ``random.Random``, or the ``random`` module itself for the
+    global generator (draws then interleave with the user's own ``random.uniform`` calls, as in
+    micrograd); else a new one from ``seed``; with neither, the seed is drawn from the global
+    ``random`` module, so ``random.seed(1337)`` reproduces runs as in micrograd.
     """
     if rng is not None:
-        if not isinstance(rng, random.Random):
-            raise TypeError(f"rng must be a random.Random, got {type(rng).__name__} {rng!r}")
+        if rng is not random and not isinstance(rng, random.Random):
+            raise TypeError(f"rng must be a random.Random or the random module, got {type(rng).__name__} {rng!r}")
         return rng
     if seed is None:
         seed = random.getrandbits(64)
-    elif isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int or None, got {type(seed).__name__} {seed!r}")
-    return random.Random(seed)
+    return random.Random(checks.whole(seed, "seed"))
 
 
 def xavier(nin: int, nout: int, rng: random.Random) -> list[float]:

@@ -9,9 +9,10 @@ During forward each module opens ``scalargrad.scope`` with its name in its paren
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping
 
 from scalargrad import Value
-from scalargrad.engine.checks import flag
+from scalargrad.engine import checks
 
 from . import activations
 from . import init as initialisation
@@ -20,9 +21,7 @@ from .shapes import each_sample, map_scalars
 
 
 def _positive_int(x, what: str) -> int:
-    if isinstance(x, bool) or not isinstance(x, int) or x < 1:
-        raise ValueError(f"{what} must be a positive int, got {x!r}")
-    return x
+    return checks.whole(x, what, low=1)
 
 
 def _same_features(module, given: int, expected: int) -> None:
@@ -31,14 +30,47 @@ def _same_features(module, given: int, expected: int) -> None:
 
 
 def _inputs(x, n: int, who: str) -> list:
-    """``x`` as a list of ``n`` inputs (a lone number or Value is accepted when n == 1)."""
-    if isinstance(x, (Value, numbers.Real)) and not isinstance(x, bool):
+    """``x`` as a list of ``n`` inputs (a lone number or Value is accepted when n == 1; a numpy
+    row or another sequence of numbers and Values becomes a list, as micrograd's ``zip`` reads it)."""
+    if isinstance(x, (list, tuple)):
+        pass
+    elif isinstance(x, (Value, numbers.Real)) and not isinstance(x, bool):
+        if n != 1:
+            raise TypeError(f"{who} expects a list of {n} inputs, got one {type(x).__name__} {x!r}; pass a list such as "
+                            f"[{', '.join(f'x{i + 1}' for i in range(min(n, 3)))}{', ...' if n > 3 else ''}]")
         x = [x]
-    elif not isinstance(x, (list, tuple)):
-        raise TypeError(f"{who} expects a list of {n} numbers or Values, got {type(x).__name__}")
+    elif _is_row(x):
+        x = list(x)
+        for i, xi in enumerate(x):
+            if isinstance(xi, bool) or not isinstance(xi, (Value, numbers.Real)):
+                raise TypeError(f"{who} input {i} must be a number or a Value, got {type(xi).__name__} {xi!r}")
+    else:
+        raise TypeError(f"{who} expects a list of {n} numbers or Values, got {type(x).__name__} {x!r}")
     if len(x) != n:
         raise ValueError(f"{who} expects {n} inputs, got {len(x)}")
     return x
+
+
+def _layer_sizes(nin, nouts) -> list[int]:
+    """``[nin, *nouts]``: an MLP's input width followed by its layer widths, checked."""
+    _positive_int(nin, "MLP nin")
+    if not isinstance(nouts, (list, tuple)) or not nouts:
+        raise ValueError(f"MLP nouts must be a non-empty list of layer widths, got {nouts!r}")
+    for i, n in enumerate(nouts):
+        _positive_int(n, f"MLP nouts[{i}]")
+    return [nin] + list(nouts)
+
+
+def _is_row(x) -> bool:
+    """True for a sequence that can be read item by item (a numpy row, a range), not for text,
+    mappings, sets or a 0-d array."""
+    if isinstance(x, (str, bytes, Mapping)) or not hasattr(x, "__getitem__"):
+        return False
+    try:
+        len(x)
+    except TypeError:  # numpy's 0-d array has __len__ but no length
+        return False
+    return True
 
 
 class Neuron(Module):
@@ -53,7 +85,7 @@ class Neuron(Module):
     def __init__(self, nin, activation="relu", init=None, rng=None, nonlin=None, fan_out=1):
         _positive_int(nin, "Neuron nin")
         if nonlin is not None:
-            activation = "relu" if nonlin else "linear"
+            activation = "relu" if checks.flag(nonlin, "Neuron nonlin") else "linear"
         self._act = activations.get(activation)
         self.activation = activation
         init = initialisation.check(init if init is not None else initialisation.default_for(activation))
@@ -63,8 +95,13 @@ class Neuron(Module):
 
     @property
     def nonlin(self) -> bool:
-        """micrograd's flag: True unless the activation is linear."""
+        """micrograd's flag: True unless the activation is linear; setting it picks relu or linear."""
         return self.activation != "linear"
+
+    @nonlin.setter
+    def nonlin(self, on) -> None:
+        self.activation = "relu" if on else "linear"
+        self._act = activations.get(self.activation)
 
     def forward(self, x):
         return each_sample(x, len(self.w), "Neuron", self._one)
@@ -118,15 +155,10 @@ class MLP(Module):
     """
 
     def __init__(self, nin, nouts, activation="relu", output_activation=None, init=None, seed=None, rng=None):
-        _positive_int(nin, "MLP nin")
-        if not isinstance(nouts, (list, tuple)) or not nouts:
-            raise ValueError(f"MLP nouts must be a non-empty list of layer widths, got {nouts!r}")
-        for i, n in enumerate(nouts):
-            _positive_int(n, f"MLP nouts[{i}]")
+        sizes = _layer_sizes(nin, nouts)
         activations.get(activation)
         output_activation = output_activation or "linear"
         rng = initialisation.make_rng(rng, seed)
-        sizes = [nin] + list(nouts)
         last = len(nouts) - 1
         self.layers = [
             Layer(sizes[i], sizes[i + 1], output_activation if i == last else activation, init, rng)
@@ -154,7 +186,7 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, init="pytorch", rng=None, seed=None):
         _positive_int(in_features, "Linear in_features")
         _positive_int(out_features, "Linear out_features")
-        flag(bias, "Linear bias")
+        checks.flag(bias, "Linear bias")
         initialisation.check(init)
         rng = initialisation.make_rng(rng, seed)
         self.weight = [[Value(w) for w in initialisation.weights(init, in_features, out_features, rng)] for _ in range(out_features)]
@@ -222,8 +254,7 @@ class Dropout(Module):
     number, sample after sample through a batch."""
 
     def __init__(self, p=0.5, rng=None, seed=None):
-        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout p must be a probability in [0, 1), got {p!r}")
+        checks.number(p, "Dropout p (a probability)", low=0, high=1, high_open=True)
         self.p = p  # kept as given, so the repr reads as PyTorch's
         self._rng = initialisation.make_rng(rng, seed)
 

@@ -7,10 +7,10 @@ empty inputs and out-of-range targets are refused with the numbers that were giv
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Sequence
 
 from scalargrad import Value
+from scalargrad.engine import checks
 
 #: bce clamps each log at −100, as PyTorch's BCELoss: log(max(p, e⁻¹⁰⁰)).
 _LOG_FLOOR = math.exp(-100.0)
@@ -21,11 +21,7 @@ def _as_list(x) -> list:
 
 
 def _number(t, what: str) -> float:
-    if isinstance(t, Value):
-        t = t.data
-    if isinstance(t, bool) or not isinstance(t, numbers.Real) or not math.isfinite(t):
-        raise TypeError(f"{what} must be a finite number, got {type(t).__name__} {t!r}")
-    return float(t)
+    return checks.number(t.data if isinstance(t, Value) else t, what)
 
 
 def pairs(name: str, pred, target) -> list[tuple]:
@@ -150,11 +146,10 @@ def cross_entropy(logits: Sequence, target: int) -> Value:
     """−ln softmax(z)[target] = ln Σⱼ e^zⱼ − z_target, for one example's raw scores ``logits``
     and the index of its class. Uniform scores over k classes give ln k."""
     zs = _logits("cross_entropy", logits)
-    if isinstance(target, bool) or not isinstance(target, numbers.Integral):
-        raise TypeError(f"cross_entropy target must be a class index (int), got {type(target).__name__} {target!r}")
+    target = checks.whole(target, "cross_entropy target (a class index)")
     if not 0 <= target < len(zs):
         raise ValueError(f"cross_entropy target {target} is out of range for {len(zs)} classes (0..{len(zs) - 1})")
-    return _logsumexp(zs) - zs[int(target)]
+    return _logsumexp(zs) - zs[target]
 
 
 def hinge(score, target) -> Value:

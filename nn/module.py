@@ -16,21 +16,31 @@ carry them after the parameters, as PyTorch's state_dict does.
 from __future__ import annotations
 
 import json
-import math
-import numbers
 import os
+import stat
 from pathlib import Path
 from typing import Iterator, Mapping
 
-from scalargrad import Value
-from scalargrad.files import require_folder, write_atomically
+from scalargrad import NonFiniteError, Value
+from scalargrad.engine import checks
 from scalargrad.engine.context import pop_scope, push_scope
+from scalargrad.files import require_folder, write_atomically
 
 FILE_FORMAT = "scalargrad.nn/state"
 #: Files of models with buffers are version 2 ("buffers" beside "parameters"); files of
 #: models without are still written as version 1, so older readers keep reading them.
 FILE_VERSION = 2
 _READABLE_VERSIONS = (1, 2)
+MAX_FILE_BYTES = 128 * 2**20
+"""``load`` refuses larger files before reading them: 128 MiB, about two million parameters
+(a 10⁶-parameter MLP's file is about 54 MB). ``load(path, max_bytes=...)`` changes it."""
+_MAX_DIGITS = 320  # a JSON integer with more digits than this cannot be a finite float
+
+
+class ModelFileError(ValueError):
+    """A file ``Module.load`` refuses: not a regular file, too large, not JSON, not a
+    parameter file, or not one for this model. The message starts with the path and says
+    what was wrong; the model is left untouched."""
 
 
 class Module:
@@ -117,9 +127,7 @@ class Module:
 
     def train(self, mode: bool = True) -> "Module":
         """Set ``training`` on this module and every sub-module (Dropout drops only in training). Returns self."""
-        if not isinstance(mode, bool):
-            raise TypeError(f"train(mode) expects True or False, got {type(mode).__name__} {mode!r}")
-        self.training = mode
+        self.training = checks.flag(mode, "train(mode)")
         for _, child in self.named_children():
             child.train(mode)
         return self
@@ -155,17 +163,30 @@ class Module:
         return self
 
     def save(self, path) -> None:
-        """Write the parameters to ``path`` as JSON (never pickle); floats round-trip exactly.
+        """Write the parameters (and buffers) to ``path`` as JSON (never pickle); floats round-trip exactly.
 
-        The file is written to a temporary name and then moved into place, so a failed save
-        never leaves a half-written file.
+        A model with buffers is written as file version 2 (a "buffers" object beside
+        "parameters"), one without as version 1. Every parameter and buffer must be a finite
+        number first: one that is not a number is refused with TypeError, one that is inf or
+        nan (a diverged run) with NonFiniteError, a buffer that ``load`` would refuse (a
+        negative variance, a count that is not a whole number) with ValueError, each naming
+        it, and nothing is written. The file is written to a temporary name and then moved
+        into place, so a failed save never leaves a half-written file (nor a temporary one);
+        it gets the mode ``open()`` would give (0644 under umask 022).
         """
-        buffers = dict(self.named_buffers())
+        where = f"cannot save {os.fspath(path)!r}"
+        parameters = {name: _savable(p.data, f"{where}: parameter {name!r}") for name, p in self.named_parameters()}
+        buffers = {}
+        for name, kind, _, _, value in self._buffer_slots():
+            try:
+                buffers[name] = _buffer_value(name, kind, _savable(value, f"{where}: buffer {name!r}"))
+            except ValueError as error:  # a negative variance or a fractional count: load would refuse it
+                raise ValueError(f"{where}: {error}; nothing was written") from None
         document = {
             "format": FILE_FORMAT,
             "version": FILE_VERSION if buffers else 1,
             "model": _one_line(repr(self)),
-            "parameters": {name: p.data for name, p in self.named_parameters()},
+            "parameters": parameters,
         }
         if buffers:
             document["buffers"] = buffers
@@ -173,35 +194,36 @@ class Module:
         require_folder(path)
         write_atomically(path, json.dumps(document, indent=1, allow_nan=False).encode("utf-8"))
 
-    def load(self, path) -> "Module":
-        """Load parameters saved by ``save`` into this model (same architecture). Returns self.
+    def load(self, path, *, max_bytes: int = MAX_FILE_BYTES) -> "Module":
+        """Load parameters (and buffers) saved by ``save`` into this model (same architecture). Returns self.
 
-        Loading runs no code (JSON only). A file that is not such JSON, or whose names,
-        sizes or numbers do not match the model, is refused with ValueError naming the
-        first problem, and the model is left untouched.
+        Reads file versions 1 and 2. Loading runs no code (JSON only). Anything that is not a
+        regular file (a folder, a named pipe, a device such as /dev/zero) and any file over
+        ``max_bytes`` is refused before a byte is read. A file that is not such JSON, or whose names, sizes or numbers
+        do not match the model, is refused naming the first problem. Every refusal is a
+        ModelFileError (a ValueError) whose message starts with the path, and the model is
+        left untouched. A missing or unreadable file is Python's OSError.
         """
+        max_bytes = checks.whole(max_bytes, "load max_bytes", low=0)
         path = os.fspath(path)
-        try:
-            with open(path, encoding="utf-8") as f:
-                document = json.load(f, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
-        except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError is a ValueError
-            raise ValueError(f"{path}: not a JSON parameter file ({error})") from None
+        document = _parse(path, _read_regular_file(path, max_bytes))
         if not isinstance(document, dict) or document.get("format") != FILE_FORMAT:
-            raise ValueError(f"{path}: not a scalargrad nn parameter file (expected a JSON object with format {FILE_FORMAT!r})")
-        if document.get("version") not in _READABLE_VERSIONS:
-            raise ValueError(f"{path}: unsupported file version {document.get('version')!r} (this reads versions 1 and {FILE_VERSION})")
+            raise ModelFileError(f"{path}: not a scalargrad nn parameter file (expected a JSON object with format {FILE_FORMAT!r})")
+        version = document.get("version")
+        if type(version) is not int or version not in _READABLE_VERSIONS:
+            raise ModelFileError(f"{path}: unsupported file version {version!r} (this reads versions 1 and {FILE_VERSION})")
         if not isinstance(document.get("parameters"), dict):
-            raise ValueError(f"{path}: 'parameters' must be a JSON object of name: number")
-        buffers = document.get("buffers", {}) if document["version"] >= 2 else {}
+            raise ModelFileError(f"{path}: 'parameters' must be a JSON object of name: number")
+        buffers = document.get("buffers", {}) if version >= 2 else {}
         if not isinstance(buffers, dict):
-            raise ValueError(f"{path}: 'buffers' must be a JSON object of name: number")
+            raise ModelFileError(f"{path}: 'buffers' must be a JSON object of name: number")
         clash = next((name for name in buffers if name in document["parameters"]), None)
         if clash is not None:
-            raise ValueError(f"{path}: the name {clash!r} is both a parameter and a buffer")
+            raise ModelFileError(f"{path}: the name {clash!r} is both a parameter and a buffer")
         try:
             return self.load_state_dict({**document["parameters"], **buffers})
         except (TypeError, ValueError) as error:
-            raise ValueError(f"{path}: {error}") from None
+            raise ModelFileError(f"{path}: {error}") from None
 
     # ------------------------------------------------------------ display
 
@@ -254,15 +276,53 @@ def _checked_state(state, params: dict) -> dict[str, float]:
     for name in state:
         if name not in params:
             raise ValueError(f"the state has an extra parameter {name!r} that the model does not have {sizes}")
-    values = {}
-    for name in params:
-        x = state[name]
-        if isinstance(x, bool) or not isinstance(x, numbers.Real):
-            raise TypeError(f"parameter {name!r} must be a number, got {type(x).__name__} {x!r}")
-        if not math.isfinite(x):
-            raise ValueError(f"parameter {name!r} must be a finite number, got {x!r}")
-        values[name] = float(x)
-    return values
+    return {name: checks.number(state[name], f"parameter {name!r}") for name in params}
+
+
+def _savable(x, what: str) -> float:
+    """``x`` as the finite float ``save`` writes, else TypeError (not a number) or NonFiniteError."""
+    try:
+        return checks.number(x, what)
+    except ValueError:
+        raise NonFiniteError(f"{what} is {x!r}, not a finite number; nothing was written") from None
+
+
+_KINDS = [(stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]
+
+
+def _require_regular(path: str, info: os.stat_result, max_bytes: int) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a regular file")
+        raise ModelFileError(f"{path}: not a model file but {kind}; load reads only regular files")
+    if info.st_size > max_bytes:
+        raise ModelFileError(f"{path}: the file has {info.st_size} bytes, more than max_bytes={max_bytes} (load(path, max_bytes=...) allows more)")
+
+
+def _read_regular_file(path: str, max_bytes: int) -> bytes:
+    """The bytes of ``path``, refused before reading unless it is a regular file of at most ``max_bytes``."""
+    _require_regular(path, os.stat(path), max_bytes)
+    # O_NONBLOCK: if the path was swapped for a named pipe since the stat, opening it does not wait.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with open(fd, "rb") as f:
+        _require_regular(path, os.fstat(fd), max_bytes)  # what was opened is what was checked
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:  # it grew while being read
+        raise ModelFileError(f"{path}: the file has more than max_bytes={max_bytes} bytes")
+    return data
+
+
+def _parse(path: str, data: bytes):
+    """The JSON document in ``data``; ModelFileError naming what is wrong otherwise."""
+    try:
+        return json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants,
+                          parse_int=_json_int)
+    except UnicodeDecodeError as error:
+        raise ModelFileError(f"{path}: not a JSON parameter file (not UTF-8 text: {error.reason} at byte {error.start})") from None
+    except RecursionError:
+        raise ModelFileError(f"{path}: not a JSON parameter file (nested too deeply)") from None
+    except ValueError as error:  # JSONDecodeError is a ValueError, and so are the hooks' refusals
+        raise ModelFileError(f"{path}: not a JSON parameter file ({error})") from None
 
 
 def _buffer_value(name: str, kind: str, x: float):
@@ -286,6 +346,12 @@ def _no_duplicate_keys(pairs):
 
 def _no_constants(name):
     raise ValueError(f"{name} is not a finite number")
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_DIGITS:
+        raise ValueError(f"the number {text[:12]}… has {len(text.lstrip('-'))} digits, too large for a float")
+    return int(text)
 
 
 def _one_line(text: str) -> str:

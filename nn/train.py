@@ -3,9 +3,8 @@ and ``accuracy``."""
 
 from __future__ import annotations
 
-import numbers
-
-from scalargrad import Value, no_grad
+from scalargrad import NonFiniteError, Value, no_grad
+from scalargrad.engine import checks
 from tqdm.auto import tqdm
 
 from . import losses as L
@@ -16,8 +15,9 @@ from .optim import Optimizer
 from .summary import layers_in_order
 
 
-class DivergenceError(ArithmeticError):
-    """Training stopped because a number stopped being finite; the message names the epoch."""
+DivergenceError = NonFiniteError
+"""What ``fit`` raises when a number stops being finite: ``scalargrad.NonFiniteError`` (the
+one error for a non-finite number), under the name nn has always used; the message names the epoch."""
 
 
 def _needs_batches(model) -> bool:
@@ -59,6 +59,7 @@ def accuracy(model, X, y, threshold: float = 0.5) -> float:
         raise ValueError(f"accuracy: {len(X)} inputs but {len(y)} labels")
     if not X:
         raise ValueError("accuracy: no examples given")
+    threshold = checks.number(threshold, "accuracy: threshold")
     with no_grad():
         return sum(_correct(model(x), t, threshold) for x, t in zip(X, y)) / len(X)
 
@@ -73,7 +74,9 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size=None, shuffle: boo
     the accuracy of the outputs seen during the epoch (before each batch's step, as
     micrograd's demo reports them). ``batch_size=None`` uses all the data in each step.
     A model with ``BatchNorm1d`` is given each mini-batch whole (``model(X_batch)``), so
-    ``batch_size`` must then be at least 2. ``progress`` shows a tqdm bar. If a number stops being finite, DivergenceError names the epoch.
+    ``batch_size`` must then be at least 2. ``progress`` shows a tqdm bar. If a number stops being
+    finite, DivergenceError (that is, ``scalargrad.NonFiniteError``) names the epoch, and the step
+    that overflowed changed nothing.
     """
     loss_fn = L.get(loss) if isinstance(loss, str) else loss
     if not callable(loss_fn):
@@ -84,12 +87,12 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size=None, shuffle: boo
         raise ValueError(f"fit: {len(X)} inputs but {len(y)} labels")
     if not X:
         raise ValueError("fit: no training examples given")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"fit: epochs must be a positive int, got {epochs!r}")
-    if isinstance(l2, bool) or not isinstance(l2, numbers.Real) or not l2 >= 0.0:
-        raise ValueError(f"fit: l2 must be a number >= 0, got {l2!r}")
-    threshold = _threshold_for(loss_fn) if threshold is None else threshold
-    size = len(X) if batch_size is None else batch_size
+    epochs = checks.whole(epochs, "fit: epochs", low=1)
+    l2 = checks.number(l2, "fit: l2", low=0)
+    shuffle = checks.flag(shuffle, "fit: shuffle")
+    progress = checks.flag(progress, "fit: progress")
+    threshold = _threshold_for(loss_fn) if threshold is None else checks.number(threshold, "fit: threshold")
+    size = len(X) if batch_size is None else batch_size  # nn.data.batches checks it
     params = model.parameters()
     batched = _needs_batches(model)
     if batched and isinstance(size, int) and not isinstance(size, bool) and size >= 1 and (size == 1 or len(X) % size == 1):

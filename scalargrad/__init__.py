@@ -1,17 +1,20 @@
 """scalargrad: a scalar reverse-mode autograd engine for learning backpropagation."""
 
-from .engine.autograd import grad, topological_order
+from .engine.autograd import topological_order
 from .engine.errors import NonFiniteError
+from .engine.derivatives import grad
 from .engine.context import enable_grad, no_grad, scope
 from .engine.gradcheck import gradcheck, numerical_gradient
-from .engine.primitives import Primitive
-from .engine.value import Constant, Value
+from .engine.primitives import Primitive, primitive
+from .engine.value import Constant, Value, apply
 
 __all__ = [
     "Value",
     "Constant",
     "NonFiniteError",
     "Primitive",
+    "primitive",
+    "apply",
     "grad",
     "no_grad",
     "enable_grad",

@@ -50,3 +50,15 @@ def browser_page(tmp_path):
             yield page
         finally:
             browser.close()
+
+
+@pytest.fixture(params=["machine fonts", "no fonts"])
+def machine_fonts(request, monkeypatch):
+    """Run a test twice: with this machine's fonts, and as on a machine with no fonts at all
+    (every resvg render skips the system fonts, so only fonts handed to it explicitly exist)."""
+    if request.param == "no fonts":
+        import resvg_py
+
+        render = resvg_py.svg_to_bytes
+        monkeypatch.setattr(resvg_py, "svg_to_bytes", lambda **options: render(**{**options, "skip_system_fonts": True}))
+    return request.param

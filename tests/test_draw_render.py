@@ -7,7 +7,7 @@ import sys
 import subprocess
 
 import pytest
-from draw_helpers import svg_texts, svg_titles
+from draw_helpers import lecture_f, svg_texts, svg_titles
 
 from scalargrad import Value, draw
 from scalargrad.pictures import render
@@ -22,14 +22,6 @@ def no_dot(monkeypatch, tmp_path):
     """A fresh machine: PATH has no Graphviz ``dot``."""
     monkeypatch.setenv("PATH", str(tmp_path))
     assert shutil.which("dot") is None
-
-
-def lecture_f():
-    x, y, z = Value(-2.0, "x"), Value(5.0, "y"), Value(-4.0, "z")
-    f = (x + y) * z
-    f.label = "f"
-    f.backward()
-    return f
 
 
 EXPECTED_TEXTS = {"x", "data -2", "grad -4", "y", "data 5", "+", "data 3", "*", "z", "data -4", "grad 3", "f", "data -12", "grad 1"}
@@ -67,8 +59,8 @@ def test_without_dot_save_writes_svg_png_and_dot(no_dot, tmp_path):
     assert dot_path.read_text() == picture.source
     width, height = png_size(png_path.read_bytes())
     pt_width, pt_height = svg_size_pt(svg_path.read_text())
-    # 96 dpi: 1 pt = 96/72 px (resvg-py's default dpi would not give this).
-    assert abs(width - pt_width * 96 / 72) <= 2 and abs(height - pt_height * 96 / 72) <= 2
+    # 1 pt = 96/72 SVG px, drawn at 2 PNG px each (resvg-py's default dpi would not give this).
+    assert abs(width - pt_width * 96 / 72 * 2) <= 2 and abs(height - pt_height * 96 / 72 * 2) <= 2
 
 
 def test_without_dot_pdf_is_refused_and_nothing_is_written(no_dot, tmp_path):

@@ -1,5 +1,7 @@
 """The ``scalargrad`` command: the installed console script and ``nn.cli.main``."""
 
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,7 +43,7 @@ def test_installed_console_script_refuses_bad_options_with_status_2():
     result = run_script("xor", "--lr", "-1")
     assert result.returncode == 2
     assert "usage: scalargrad xor" in result.stderr
-    assert "argument --lr: must be a finite number > 0, got '-1'" in result.stderr
+    assert "argument --lr: must be a finite number > 0, <= 1000, got -1.0" in result.stderr
     assert result.stdout == ""
 
 
@@ -60,27 +62,59 @@ def test_options_change_the_run_and_same_seed_gives_the_same_output(capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        ([], "the following arguments are required: COMMAND"),
         (["xor", "--activation", "gelu"], "argument --activation: invalid choice: 'gelu'"),
+        (["xor", "--activation", "tnah"], "invalid choice: 'tnah' (choose from 'relu', 'tanh', 'sigmoid'); did you mean 'tanh'?"),
         (["xor", "--optimizer", "lbfgs"], "argument --optimizer: invalid choice: 'lbfgs'"),
-        (["xor", "--epochs", "0"], "argument --epochs: must be a finite number > 0, got '0'"),
-        (["xor", "--epochs", "2.5"], "argument --epochs: expected a int, got '2.5'"),
+        (["xor", "--epochs", "0"], "argument --epochs: must be a whole number from 1 to 100000, got 0"),
+        (["xor", "--epochs", "10000000"], "argument --epochs: must be a whole number from 1 to 100000, got 10000000"),
+        (["xor", "--epochs", "2.5"], "argument --epochs: expected a whole number, got '2.5'"),
         (["xor", "--hidden", "4,x"], "argument --hidden: expected layer widths such as 4 or 16,16, got '4,x'"),
-        (["xor", "--hidden", "0"], "layer widths must be positive"),
-        (["xor", "--lr", "nan"], "argument --lr: must be a finite number > 0"),
-        (["xor", "--seed", "one"], "argument --seed: invalid int value: 'one'"),
+        (["xor", "--hidden", "0"], "argument --hidden: each layer width must be a whole number from 1 to 1024, got 0"),
+        (["xor", "--hidden", "100000000"], "each layer width must be a whole number from 1 to 1024, got 100000000"),
+        (["xor", "--hidden", "1,1,1,1,1,1,1,1,1"], "argument --hidden: at most 8 hidden layers, got 9"),
+        (["xor", "--hidden", "1000,1000"], "--hidden 1000,1000 gives an MLP of 1,005,001 parameters; the limit is 100,000"),
+        (["xor", "--lr", "nan"], "argument --lr: must be a finite number > 0, <= 1000, got nan"),
+        (["xor", "--lr", "1e309"], "argument --lr: must be a finite number > 0, <= 1000, got inf"),
+        (["xor", "--lr", "0"], "argument --lr: must be a finite number > 0, <= 1000, got 0.0"),
+        (["xor", "--seed", "one"], "argument --seed: expected a whole number, got 'one'"),
+        (["xor", "--seed", "-1"], "argument --seed: must be a whole number from 0 to 4294967295, got -1"),
+        (["xor", "--seed", "9" * 5000], "argument --seed: expected a whole number, got '9999"),
+        (["xor", "--hiden", "8"], "scalargrad xor: error: unrecognized arguments: --hiden 8; did you mean --hidden?"),
+        (["xor", "--epocs=3"], "unrecognized arguments: --epocs=3; did you mean --epochs?"),
         (["train"], "the following arguments are required: --data"),
         (["train", "--data", "mnist"], "argument --data: invalid choice: 'mnist'"),
-        (["train", "--data", "spiral", "--classes", "1"], "argument --classes: must be a finite number >= 2"),
-        (["train", "--data", "moons", "--noise", "-1"], "argument --noise: must be a finite number >= 0.0"),
+        (["train", "--data", "spiral", "--classes", "1"], "argument --classes: must be a whole number from 2 to 100, got 1"),
+        (["train", "--data", "spiral", "--classes", "1000000"], "argument --classes: must be a whole number from 2 to 100, got 1000000"),
+        (["train", "--data", "spiral", "--n", "5", "--classes", "10"], "--n 5 is fewer points than --classes 10"),
+        (["train", "--data", "spiral", "--hidden", "300,300", "--classes", "100"], "gives an MLP of 121,300 parameters; the limit is 100,000"),
+        (["train", "--data", "moons", "--n", "1"], "argument --n: must be a whole number from 2 to 10000, got 1"),
+        (["train", "--data", "moons", "--n", "100000000"], "argument --n: must be a whole number from 2 to 10000, got 100000000"),
+        (["train", "--data", "moons", "--noise", "-1"], "argument --noise: must be a finite number from 0 to 10, got -1.0"),
+        (["train", "--data", "moons", "--batch-size", "0"], "argument --batch-size: must be a whole number from 1 to 10000, got 0"),
+        (["train", "--data", "moons", "--no-progess"], "unrecognized arguments: --no-progess; did you mean --no-progress?"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["trian"], "invalid choice: 'trian' (choose from 'xor', 'train', 'draw'); did you mean 'train'?"),
     ],
 )
-def test_bad_options_get_argparse_messages_and_status_2(capsys, argv, message):
+def test_bad_options_get_one_line_naming_the_bound_and_status_2(capsys, argv, message):
     with pytest.raises(SystemExit) as exit:
         cli.main(argv)
     assert exit.value.code == 2
-    assert message in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert out == "" and message in err
+    assert err.count("error:") == 1 and "Traceback" not in err
+    command = argv[0] if argv[0] in ("xor", "train") else ""
+    assert f"usage: scalargrad {command}".rstrip() in err  # the subcommand's usage, not the top level's
+
+
+def test_bare_scalargrad_lists_its_commands(capsys):
+    with pytest.raises(SystemExit) as exit:
+        cli.main([])
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    listed = {line.split()[0] for line in err.splitlines() if line.startswith("    ") and line.split()}
+    assert {"xor", "train", "draw"} <= listed
+    assert "scalargrad COMMAND -h" in err
 
 
 def test_train_on_other_datasets(capsys):
@@ -95,9 +129,21 @@ def test_train_on_other_datasets(capsys):
 
 
 def test_divergence_is_reported_with_the_epoch_and_status_1(capsys):
-    argv = ["xor", "--activation", "relu", "--optimizer", "sgd", "--lr", "1e300", "--no-progress"]
+    argv = ["xor", "--activation", "relu", "--optimizer", "adamw", "--lr", "1000", "--hidden", "8,8", "--no-progress"]
     assert cli.main(argv) == 1
-    assert "scalargrad xor: error: training diverged in epoch 2 of 200" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert re.fullmatch(r"scalargrad xor: error: training diverged in epoch \d+ of 200: .*\n", err)
+
+
+def test_a_run_whose_loss_does_not_fall_says_so_and_exits_1(capsys):
+    assert cli.main(["xor", "--lr", "100", "--optimizer", "sgd", "--no-progress"]) == 1
+    out, err = capsys.readouterr()
+    final = float(out.splitlines()[-1].split()[2])
+    started = float(err.split("no lower than it started (")[1].split(")")[0])
+    assert final >= started
+    assert err.startswith(f"scalargrad xor: error: training failed: the loss ended at {final:.4g}, no lower than it started")
+    assert "smaller --lr" in err and err.count("\n") == 1
+    assert cli.main(["xor", "--epochs", "20", "--no-progress"]) == 0  # a run that learns something exits 0
 
 
 def test_installed_console_script_draws_an_expression(tmp_path):
@@ -120,3 +166,26 @@ def test_installed_console_script_refuses_code_in_draw_with_status_2(tmp_path):
 def test_scalargrad_never_imports_nn():
     code = "import sys, scalargrad, scalargrad.cli; assert 'nn' not in sys.modules, sorted(m for m in sys.modules if m.startswith('nn'))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).returncode == 0
+
+
+@pytest.mark.parametrize("argv", [["xor", "--no-progress=yes"], ["xor", "--no-progress=0"], ["draw", "x", "x=1", "--edge-labels=false"]])
+def test_flags_take_no_value(capsys, argv):
+    with pytest.raises(SystemExit) as exit:
+        cli.main(argv)
+    assert exit.value.code == 2 and "ignored explicit argument" in capsys.readouterr().err
+
+
+def test_a_terminal_without_unicode_gets_escapes_not_a_traceback():
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    done = subprocess.run([str(SCRIPT), "xor", "--epochs", "3", "--no-progress"], capture_output=True, text=True, env=env, timeout=120)
+    assert done.stdout.startswith("XOR: MLP 2 \\u2192 4 \\u2192 1") and "Traceback" not in done.stderr
+    assert done.returncode in (0, 1)
+
+
+def test_ctrl_c_during_training_is_one_line_and_status_130(capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "fit", interrupted)
+    assert cli.main(["xor", "--no-progress"]) == 130
+    assert capsys.readouterr().err == "scalargrad xor: interrupted\n"

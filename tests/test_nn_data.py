@@ -48,11 +48,11 @@ def test_batches_cover_everything_once():
     "call, message",
     [
         (lambda: batches([1, 2], [1], 1), "2 inputs but 1 labels"),
-        (lambda: batches([1], [1], 0), "batch_size must be a positive int, got 0"),
-        (lambda: moons(1), "n must be an int >= 2, got 1"),
+        (lambda: batches([1], [1], 0), "batch_size must be a whole number >= 1, got 0"),
+        (lambda: moons(1), "n must be a whole number >= 2, got 1"),
         (lambda: moons(10, noise=-1), "noise must be a finite number >= 0, got -1"),
-        (lambda: spiral(10, classes=1), "classes must be an int >= 2, got 1"),
-        (lambda: circles(10, factor=1.5), "factor must be in \\(0, 1\\), got 1.5"),
+        (lambda: spiral(10, classes=1), "classes must be a whole number >= 2, got 1"),
+        (lambda: circles(10, factor=1.5), "factor must be a finite number > 0, < 1, got 1.5"),
     ],
 )
 def test_refusals(call, message):

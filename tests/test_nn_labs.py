@@ -11,7 +11,8 @@ import pytest
 
 import nn
 from nn import optim
-from scalargrad import Value
+from nn.module import ModelFileError
+from scalargrad import NonFiniteError, Value
 
 
 def _data(x):
@@ -207,8 +208,38 @@ def test_a_name_both_parameter_and_buffer_is_refused(tmp_path):
     document = json.loads(path.read_text())
     document["buffers"]["0.weight.0"] = 1.0
     path.write_text(json.dumps(document))
-    with pytest.raises(ValueError, match="the name '0.weight.0' is both a parameter and a buffer"):
+    with pytest.raises(ModelFileError, match="the name '0.weight.0' is both a parameter and a buffer"):
         model.load(path)
+
+
+@pytest.mark.parametrize(
+    "slot, bad, error, message",
+    [
+        ("running_mean", math.inf, NonFiniteError, "buffer '0.running_mean.0' is inf, not a finite number"),
+        ("running_var", math.nan, NonFiniteError, "buffer '0.running_var.0' is nan, not a finite number"),
+        ("running_mean", "0.5", TypeError, "buffer '0.running_mean.0' must be a real number"),
+        ("running_var", -0.25, ValueError, "buffer '0.running_var.0' is a variance: it must be >= 0, got -0.25"),
+    ],
+)
+def test_save_refuses_a_buffer_load_would_refuse_and_keeps_the_old_file(tmp_path, slot, bad, error, message):
+    model = nn.Sequential(nn.BatchNorm1d(2))
+    path = tmp_path / "m.json"
+    model.save(path)
+    old = path.read_bytes()
+    getattr(model[0], slot)[0] = bad
+    with pytest.raises(error, match=message):
+        model.save(path)
+    assert path.read_bytes() == old and [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+def test_a_count_buffer_is_written_as_a_whole_number(tmp_path):
+    model = nn.Sequential(nn.BatchNorm1d(2))
+    model([[1.0, 2.0], [3.0, 5.0]])
+    path = tmp_path / "m.json"
+    model.save(path)
+    assert json.loads(path.read_text())["buffers"]["0.num_batches_tracked"] == 1
+    assert '"0.num_batches_tracked": 1\n' in path.read_text()
+    assert type(nn.Sequential(nn.BatchNorm1d(2)).load(path)[0].num_batches_tracked) is int
 
 
 # ---------------------------------------------------------------- loss modules

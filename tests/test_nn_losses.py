@@ -140,5 +140,5 @@ def test_cross_entropy_target_must_be_an_index():
         cross_entropy([0.1, 0.2], 1.0)
     with pytest.raises(TypeError, match="class index"):
         cross_entropy([0.1, 0.2], True)
-    with pytest.raises(TypeError, match="target 0 must be a finite number"):
+    with pytest.raises(ValueError, match="mse target 0 must be a finite number, got nan"):
         mse([1.0], [float("nan")])

@@ -8,6 +8,7 @@ import statistics
 import pytest
 
 from nn import MLP, Dropout, Layer, Linear, Module, Neuron, ReLU, Sequential, Sigmoid, Tanh
+from nn.module import ModelFileError
 from scalargrad import Value
 
 
@@ -84,11 +85,11 @@ def test_inputs_of_the_wrong_size_are_refused():
     [
         (lambda: MLP(2, [16, 1], activation="gelu"), "unknown activation 'gelu'; known activations: relu, tanh, sigmoid, linear"),
         (lambda: Neuron(2, activation="swish"), "unknown activation 'swish'"),
-        (lambda: MLP(2, [4, 1], init="glorot"), "unknown init 'glorot'; known inits: xavier, he, uniform, pytorch"),
+        (lambda: MLP(2, [4, 1], init="glorot"), "init must be one of 'xavier', 'he', 'uniform', 'pytorch', got 'glorot'"),
         (lambda: MLP(2, []), "non-empty list of layer widths"),
-        (lambda: MLP(2, [4, 0]), "nouts\\[1\\] must be a positive int, got 0"),
-        (lambda: Linear(0, 2), "Linear in_features must be a positive int, got 0"),
-        (lambda: Dropout(1.0), "p must be a probability in \\[0, 1\\), got 1.0"),
+        (lambda: MLP(2, [4, 0]), "MLP nouts\\[1\\] must be a whole number >= 1, got 0"),
+        (lambda: Linear(0, 2), "Linear in_features must be a whole number >= 1, got 0"),
+        (lambda: Dropout(1.0), "Dropout p \\(a probability\\) must be a finite number >= 0, < 1, got 1.0"),
         (lambda: Dropout(-0.1), "got -0.1"),
     ],
 )
@@ -209,10 +210,10 @@ def _write(path, parameters, **extra):
     [
         (lambda s: s.pop("layers.0.neurons.0.w.1"), "parameter 'layers.0.neurons.0.w.1' is missing from the state \\(the model has 13 parameters, the state has 12\\)"),
         (lambda s: s.update({"layers.2.neurons.0.b": 0.0}), "extra parameter 'layers.2.neurons.0.b'"),
-        (lambda s: s.update({"layers.0.neurons.0.b": "0.5"}), "parameter 'layers.0.neurons.0.b' must be a number, got str '0.5'"),
-        (lambda s: s.update({"layers.0.neurons.0.b": None}), "must be a number, got NoneType"),
-        (lambda s: s.update({"layers.0.neurons.0.b": True}), "must be a number, got bool"),
-        (lambda s: s.update({"layers.0.neurons.0.b": [1.0]}), "must be a number, got list"),
+        (lambda s: s.update({"layers.0.neurons.0.b": "0.5"}), "parameter 'layers.0.neurons.0.b' must be a real number, got str '0.5'"),
+        (lambda s: s.update({"layers.0.neurons.0.b": None}), "must be a real number, got NoneType"),
+        (lambda s: s.update({"layers.0.neurons.0.b": True}), "must be a real number, got bool"),
+        (lambda s: s.update({"layers.0.neurons.0.b": [1.0]}), "must be a real number, got list"),
     ],
 )
 def test_bad_files_are_refused_naming_the_problem_and_the_model_is_untouched(tmp_path, mutate, message):
@@ -256,7 +257,7 @@ def test_malformed_files_are_refused(tmp_path, text, message):
     path.write_text(text)
     model = MLP(1, [1], seed=0)
     before = model.state_dict()
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ModelFileError, match=message):
         model.load(path)
     assert model.state_dict() == before
 

@@ -6,6 +6,7 @@ import pytest
 
 import nn
 from nn import MLP, SGD, Adam, DivergenceError, Linear, Sequential, Tanh, accuracy, fit, hinge, l2_penalty
+from scalargrad import NonFiniteError
 from nn.data import moons, spiral, xor
 
 
@@ -139,6 +140,19 @@ def test_a_diverging_run_stops_naming_the_epoch():
         fit(model, X, y, "mse", SGD(model, lr=1e150), epochs=50, progress=False)
 
 
+def test_divergence_is_the_engines_one_non_finite_error():
+    assert DivergenceError is NonFiniteError and issubclass(DivergenceError, FloatingPointError)
+    X, y = xor()
+    model = MLP(2, [8, 1], seed=0)
+    optimizer = Adam(model, lr=0.1)
+    for p in model.layers[0].parameters():  # hidden activations ~1e160: the output weights' gradients square to inf
+        p.data *= 1e160
+    before = model.state_dict()
+    with pytest.raises(NonFiniteError, match="training diverged in epoch 1 of 3: Adam.step: the second moment v of parameter"):
+        fit(model, X, y, "l1", optimizer, epochs=3, progress=False)
+    assert model.state_dict() == before and optimizer.steps == 0
+
+
 def test_accuracy_reads_labels_01_pm1_and_class_indices():
     model = Sequential(Linear(1, 1, seed=0))
     model[0].weight[0][0].data, model[0].bias[0].data = 1.0, 0.0
@@ -155,12 +169,12 @@ def test_accuracy_reads_labels_01_pm1_and_class_indices():
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        (dict(epochs=0), ValueError, "epochs must be a positive int, got 0"),
+        (dict(epochs=0), ValueError, "fit: epochs must be a whole number >= 1, got 0"),
         (dict(loss="huber"), ValueError, "unknown loss 'huber'"),
         (dict(optimizer="sgd"), TypeError, "optimizer must be an nn.optim optimizer, got str"),
         (dict(y=[0, 1]), ValueError, "4 inputs but 2 labels"),
-        (dict(l2=-1.0), ValueError, "l2 must be a number >= 0"),
-        (dict(batch_size=0), ValueError, "batch_size must be a positive int, got 0"),
+        (dict(l2=-1.0), ValueError, "fit: l2 must be a finite number >= 0, got -1.0"),
+        (dict(batch_size=0), ValueError, "batch_size must be a whole number >= 1, got 0"),
     ],
 )
 def test_fit_refusals(kwargs, error, message):

@@ -1,16 +1,20 @@
-"""The XOR playground's logic, without a browser: steps, training, reset, history, pictures, the live loop, the widget."""
+"""The XOR playground without a browser: its logic (nn.playground: steps, training, reset, history,
+predictions) and its face (nn.ui: pictures, the live loop, the widget)."""
 
 from __future__ import annotations
 
 import asyncio
 import math
 import re
+import subprocess
+import sys
 
 import pytest
 
 from nn import bce_with_logits
 from nn.playground import Playground
-from scalargrad import no_grad
+from nn.ui import LiveTraining, PlaygroundWidget, figure, network_graph
+from scalargrad import NonFiniteError, no_grad
 
 
 def weights(pg):
@@ -67,23 +71,27 @@ def test_configure_changes_the_run_and_refuses_bad_settings_without_changing_any
     assert pg.steps == 0 and len(pg.X) == 80 and len(pg.model.layers[0].neurons) == 7
     pg.train(3)
     settings, history = dict(pg.settings), pg.history
-    for bad, message in [
-        (dict(dataset="iris"), "unknown dataset 'iris'"),
-        (dict(activation="gelu"), "unknown activation 'gelu'"),
-        (dict(optimizer="lbfgs"), "unknown optimizer 'lbfgs'"),
-        (dict(hidden=0), "hidden must be a whole number from 1 to 32, got 0"),
-        (dict(hidden=2.5), "got 2.5"),
-        (dict(lr=0), "lr must be a number in (0, 10], got 0"),
-        (dict(lr=float("nan")), "got nan"),
+    for bad, error, message in [
+        (dict(dataset="iris"), ValueError, "dataset must be one of 'xor', 'moons', 'circles', 'spiral', got 'iris'"),
+        (dict(activation="gelu"), ValueError, "activation must be one of 'tanh', 'relu', 'sigmoid', got 'gelu'"),
+        (dict(optimizer="lbfgs"), ValueError, "optimizer must be one of"),
+        (dict(hidden=0), ValueError, "hidden must be a whole number from 1 to 32, got 0"),
+        (dict(hidden=2.5), TypeError, "hidden must be a whole number, got float 2.5"),
+        (dict(hidden=True), TypeError, "hidden must be a whole number, got bool True"),
+        (dict(lr=0), ValueError, "lr must be a finite number > 0, <= 10, got 0"),
+        (dict(lr=float("nan")), ValueError, "got nan"),
+        (dict(seed="1"), TypeError, "seed must be a whole number, got str '1'"),
     ]:
-        with pytest.raises(ValueError) as error:
+        with pytest.raises(error) as raised:
             pg.configure(**bad)
-        assert message in str(error.value)
+        assert message in str(raised.value)
         assert pg.settings == settings and pg.history is history and pg.steps == 3
     with pytest.raises(TypeError, match="no setting colour"):
         pg.configure(colour="red")
-    with pytest.raises(ValueError, match="steps must be a whole number"):
+    with pytest.raises(ValueError, match="steps must be a whole number >= 0"):
         pg.train(-1)
+    with pytest.raises(TypeError, match="steps must be a whole number"):
+        pg.train(2.0)
 
 
 def test_a_step_that_overflows_is_refused_and_changes_nothing():
@@ -92,7 +100,7 @@ def test_a_step_that_overflows_is_refused_and_changes_nothing():
     for p in pg.model.parameters():
         p.data = 1e160  # the output layer's products overflow a float
     state = [p.data for p in pg.model.parameters()], dict(pg.optimizer.__dict__), list(pg.history["loss"])
-    with pytest.raises(FloatingPointError, match="training diverged at step 3 .*lower the learning rate"):
+    with pytest.raises(NonFiniteError, match="training diverged at step 3 .*lower the learning rate"):
         pg.step()
     assert ([p.data for p in pg.model.parameters()], pg.history["loss"]) == (state[0], state[2])
     assert pg.optimizer.steps == state[1]["steps"]
@@ -102,16 +110,38 @@ def test_a_step_that_overflows_is_refused_and_changes_nothing():
 def test_predict_is_the_models_own_forward(activation):
     pg = Playground(dataset="moons", activation=activation, hidden=5, n=30, seed=2)
     pg.train(5)
+    weights, grads = [p.data for p in pg.model.parameters()], [p.grad for p in pg.model.parameters()]
     with no_grad():
         for x in pg.X:
-            score = pg.model(x).data
-            assert pg.predict(*x) == pytest.approx(1 / (1 + math.exp(-score)), rel=1e-12)
+            assert pg.predict(*x) == pg.model(x).sigmoid().data  # the same computation, bit for bit
+    assert pg.predict(0.3, -0.2) == 1 / (1 + math.exp(-pg.model([0.3, -0.2]).data))
+    assert [p.data for p in pg.model.parameters()] == weights and [p.grad for p in pg.model.parameters()] == grads
+
+
+def test_boundary_grid_covers_the_data_and_holds_the_predictions():
+    pg = Playground(dataset="circles", hidden=4, n=30, seed=1)
+    pg.train(3)
+    xs, ys, grid = pg.boundary_grid(7)
+    x0, x1, y0, y1 = pg.bounds()
+    assert (xs[0], xs[-1], ys[0], ys[-1]) == (x0, x1, y0, y1) and len(xs) == len(ys) == 7
+    assert x0 < min(p[0] for p in pg.X) and x1 > max(p[0] for p in pg.X)
+    assert len(grid) == 7 and all(len(row) == 7 for row in grid)
+    assert grid[2][5] == pg.predict(xs[5], ys[2])  # row j is y, column i is x
+    with pytest.raises(ValueError, match="resolution must be a whole number from 2 to 500, got 1"):
+        pg.boundary_grid(1)
+
+
+def test_the_logic_imports_no_pictures_widgets_or_ui():
+    code = ("import sys, nn.playground; heavy = ('matplotlib', 'ipywidgets', 'IPython', 'graphviz', 'nn.ui'); "
+            "print([m for m in heavy if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
 
 
 def test_figure_shows_the_loss_curve_and_the_boundary_with_every_point():
     pg = Playground(dataset="circles", hidden=4, n=30)
     pg.train(12)
-    fig = pg.figure()
+    fig = figure(pg)
     loss_ax, boundary_ax = fig.axes[:2]
     curve = loss_ax.get_lines()[0]
     assert list(curve.get_ydata()) == pg.history["loss"] and len(curve.get_xdata()) == 12
@@ -124,42 +154,57 @@ def test_graph_draws_one_node_per_neuron_and_leaves_the_gradients_alone():
     pg = Playground(dataset="xor", hidden=3)
     pg.step()
     grads = [p.grad for p in pg.model.parameters()]
-    source = pg.graph().source
+    source = network_graph(pg).source
     for name in ["layers.0.neurons.0", "layers.0.neurons.1", "layers.0.neurons.2", "layers.1.neurons.0"]:
         assert source.count(f'label="{name}\\n') == 1, name
     assert "L0·n1·w0" in source and "loss" in source
     assert [p.grad for p in pg.model.parameters()] == grads
-    assert "<svg" in pg.graph().svg()
+    assert "<svg" in network_graph(pg).svg()
 
 
 def test_the_live_loop_trains_until_paused():
     pg = Playground(dataset="xor")
+    live = LiveTraining(pg)
 
     async def session():
-        task = pg.start(refresh_every=0.01)
-        assert pg.running and pg.start() is task  # a second Train click does not start a second loop
+        task = live.start(refresh_every=0.01)
+        assert live.running and live.start() is task  # a second Train click does not start a second loop
         await asyncio.sleep(0.05)
-        pg.pause()
+        live.pause()
         await task
 
     asyncio.run(session())
-    assert not pg.running and pg.steps >= 1
+    assert not live.running and pg.steps >= 1
     steps = pg.steps
     pg.step()
     assert pg.steps == steps + 1
 
 
+def test_the_live_loop_stops_on_divergence_and_reports_it():
+    pg = Playground(dataset="moons", activation="relu", optimizer="momentum", n=20)
+    for p in pg.model.parameters():
+        p.data = 1e160  # the first step overflows
+    messages, stopped = [], []
+    asyncio.run(run_live(LiveTraining(pg, on_error=messages.append, on_stop=lambda: stopped.append(True))))
+    assert pg.steps == 0 and stopped == [True] and len(messages) == 1
+    assert messages[0].startswith("training diverged at step 1")
+    with pytest.raises(NonFiniteError, match="training diverged at step 1"):  # without on_error the task raises it
+        asyncio.run(run_live(LiveTraining(pg)))
+
+
+async def run_live(live):
+    await live.start(refresh_every=0.01)
+
+
 def test_the_widget_buttons_and_controls_drive_the_playground():
     pytest.importorskip("ipywidgets")
     pg = Playground(dataset="xor", hidden=3)
-    root = pg.widget()
-    assert pg.widget() is root
-    ui = pg._ui
+    ui = PlaygroundWidget(pg)
     assert "step 0 · loss" in ui.status.value and ui.boundary_image.value[:4] == b"\x89PNG"
     assert "<svg" in ui.graph.value and "XOR truth table" in ui.table.value
     width, height = map(float, re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', ui.graph.value).groups())
     assert width <= 660 and height <= 460  # scaled to fit the page, viewBox untouched
-    assert re.search(r'viewBox="[^"]*"', ui.graph.value)[0] == re.search(r'viewBox="[^"]*"', pg.graph().svg())[0]
+    assert re.search(r'viewBox="[^"]*"', ui.graph.value)[0] == re.search(r'viewBox="[^"]*"', network_graph(pg).svg())[0]
 
     ui.step_button.click()
     ui.step_button.click()

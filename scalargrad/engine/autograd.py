@@ -1,192 +1,120 @@
-"""Reverse-mode differentiation over a Value graph: ``backward()`` and ``grad()``.
+"""Reverse-mode differentiation: the topological order, and the chain rule over it.
 
-The topological order is built with an explicit stack (no recursion, so depth is
-limited only by memory) and visits parents in argument order, so the same program
-always sums the same numbers in the same order: bit-identical gradients every run.
+Both are written once. ``backward()``, ``grad()``, ``grad(create_graph=True)``, the
+step-through pictures and drawing all use them; the only difference between modes is
+whether the local derivatives are the floats each node recorded or Values built again
+from the table's rules.
+
+A pass never writes into the graph while it runs: gradients go into a dict of its own,
+are checked, and only then does ``backward()`` write them to ``.grad`` (under a lock,
+so two threads backpropagating through one graph leave what running them in turn would).
 """
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Iterable, Sequence
+from math import isfinite
+from operator import attrgetter
+from typing import Callable
 
-if TYPE_CHECKING:
-    from .value import Value
+from .errors import NonFiniteError
 
-_traversal_lock = threading.Lock()
+_writing = threading.Lock()
+
+#: The float local derivatives (∂node/∂a, ∂node/∂b) a node recorded when it was made.
+recorded_locals: Callable = attrgetter("_da", "_db")
 
 
 def topological_order(root) -> list:
     """Every node ``root`` depends on, each after all of its parents, ``root`` last.
 
-    Same order as micrograd's recursive ``build_topo``, computed with an explicit stack:
-    a node is pushed, then a ``None`` marker, then its parents; popping the marker means
-    the parents are done and the node (just below it) is emitted. Visited nodes are
-    marked with a token fresh for each traversal (the ``_mark`` slot); the lock keeps two
-    threads walking a shared graph from mixing their marks.
+    micrograd's ``build_topo`` with an explicit stack instead of recursion, so depth is
+    limited only by memory: a node is pushed, then a ``None`` marker, then its parents;
+    popping the marker means its parents are done, and the node below it is emitted.
+    Parents are visited in argument order, so the order (and the gradient sums) are the
+    same on every run.
     """
-    order = []
-    emit = order.append
-    stack = [root]
-    push, pop = stack.append, stack.pop
-    with _traversal_lock:
-        token = object()
-        while stack:
-            node = pop()
-            if node is None:
-                emit(pop())
-                continue
-            if node._mark is token:
-                continue
-            node._mark = token
-            a = node._a
+    order, visited, stack = [], set(), [root]
+    emit, visit, push, pop = order.append, visited.add, stack.append, stack.pop
+    while stack:
+        node = pop()
+        if node is None:
+            emit(pop())
+        elif node not in visited:
+            visit(node)
+            a, b = node._a, node._b
             if a is None:
                 emit(node)
                 continue
             push(node)
             push(None)
-            b = node._b
-            if b is not None and b._mark is not token:
+            # Only unvisited parents: a parameter shared by many nodes is pushed once, not once per use.
+            if b is not None and b not in visited:
                 push(b)
-            if a._mark is not token:
+            if a not in visited:
                 push(a)
     return order
 
 
-def _chain_rule_in_place(order: list, seed_leaves_at_zero: bool) -> list:
-    """Run the chain rule over ``order`` (root last), accumulating straight into ``.grad``.
+def chain_rule(order: list, seed, local_grads: Callable = recorded_locals) -> dict:
+    """∂root/∂node for every node of ``order`` (topological, root last), starting from ``seed``.
 
-    Interior nodes start from 0; leaves start from what they had (``backward()``) or from 0
-    (``grad()``). Each node, in reverse order, passes (its gradient × its recorded local
-    derivative) to each parent. Returns the ``.grad`` values from before the pass, so that a
-    caller can restore them; if a gradient is not finite, they are restored here and
-    OverflowError is raised, leaving every ``.grad`` as it was.
+    In reverse order, each node passes (its gradient × its local derivative) to each
+    parent: ∂root/∂parent = Σ over the parent's children of ∂root/∂child · ∂child/∂parent.
+    ``local_grads(node)`` gives the pair (∂node/∂a, ∂node/∂b) for its parents a and b (b is
+    None for a unary node): recorded floats by default, or Values (with a Value ``seed``)
+    for a gradient that is a graph itself.
     """
-    before = [node.grad for node in order]
-    if seed_leaves_at_zero:
-        for node in order:
-            node.grad = 0.0
-    else:
-        for node in order:
-            if node._a is not None:
-                node.grad = 0.0
-    order[-1].grad += 1.0
-    for node in reversed(order):
-        g = node.grad
-        if g - g != 0.0:  # inf or nan (faster than math.isfinite in this loop)
-            _restore(order, before)
-            _refuse_non_finite(node, g)
-        a = node._a
-        if a is None:
-            continue
-        a.grad += g * node._da
-        b = node._b
-        if b is not None:
-            b.grad += g * node._db
-    return before
-
-
-def _restore(order: list, grads: list) -> None:
-    for node, g in zip(order, grads):
-        node.grad = g
-
-
-def _refuse_non_finite(node, gradient: float) -> None:
-    name = f"'{node.label}'" if node.label else f"made by {node.op!r}" if node.op else "(a leaf)"
-    raise OverflowError(
-        f"backpropagation: the gradient reaching the node {name} with data {node.data!r} is {gradient!r}, "
-        "not a finite number (an infinite local derivative, such as x ** 0.5 at x = 0, or an overflow); "
-        "no .grad was changed"
-    )
-
-
-def backward(root) -> None:
-    """Fill ``.grad`` of every node ``root`` depends on; see ``Value.backward``."""
-    _chain_rule_in_place(topological_order(root), seed_leaves_at_zero=False)
-
-
-def as_values(items, what: str, ordered: bool = True) -> tuple:
-    """``items`` (one Value, or an iterable of Values) as a tuple of Values.
-
-    TypeError names ``what`` and the first item that is not a Value; with ``ordered``,
-    a set is refused too (its order, and so the result's, would be arbitrary).
-    """
-    from .value import Value
-
-    if isinstance(items, Value):
-        return (items,)
-    if ordered and isinstance(items, (set, frozenset)):
-        raise TypeError(f"{what} must be ordered (a list or tuple of Values), got a set")
-    try:
-        items = tuple(items)
-    except TypeError:
-        raise TypeError(f"{what} must be a Value or a sequence of Values, got {type(items).__name__}") from None
-    for i, x in enumerate(items):
-        if not isinstance(x, Value):
-            raise TypeError(f"{what}[{i}] must be a Value, got {type(x).__name__} {x!r}")
-    return items
-
-
-def grad(output, inputs: "Value | Sequence", create_graph: bool = False) -> tuple:
-    """∂output/∂x for each x in ``inputs``, as a tuple of Values; no ``.grad`` is touched.
-
-    An input that ``output`` does not depend on gets ``Value(0.0)``.
-
-    With ``create_graph=True`` the gradients are built from Values by the same table
-    of local derivatives, so they are graphs themselves and can be differentiated
-    again: ``dx, = grad(y, [x], create_graph=True); d2x, = grad(dx, [x])`` gives ∂²y/∂x².
-    """
-    from .value import Value
-
-    if not isinstance(output, Value):
-        raise TypeError(f"grad() output must be a Value, got {type(output).__name__} {output!r}")
-    inputs = as_values(inputs, "grad() inputs")
-    order = topological_order(output)
-    if not create_graph:
-        gradients = node_gradients(order)
-        return tuple(Value(gradients.get(x, 0.0)) for x in inputs)
-    return tuple(g if g is not None else Value(0.0) for g in map(_value_gradients(order).get, inputs))
-
-
-def node_gradients(order: list) -> dict:
-    """∂root/∂node as a float for every node of ``order`` (a topological order, root last).
-
-    The same chain rule as ``backward()``, but no ``.grad`` is left changed.
-    """
-    before = _chain_rule_in_place(order, seed_leaves_at_zero=True)
-    gradients = {node: node.grad for node in order}
-    _restore(order, before)
-    return gradients
-
-
-def _value_gradients(order: list) -> dict:
-    """Like ``_chain_rule_in_place``, but into a dict, and every gradient is a Value in a new, differentiable graph."""
-    from .value import Value
-
-    grads = {order[-1]: Value(1.0)}
+    grads = {order[-1]: seed}
     get = grads.get
     for node in reversed(order):
-        g = get(node)
-        if g is None or node._a is None:
+        a = node._a
+        if a is None:  # a leaf: nothing to pass on
             continue
-        rule = node._prim.local
-        if node._b is None:
-            contributions = ((node._a, rule(node._a, node)),)
-        else:
-            contributions = zip((node._a, node._b), rule(node._a, node._b, node))
-        for parent, local in contributions:
-            if isinstance(local, float):
-                if local == 0.0:
-                    continue
-                term = g if local == 1.0 else g * local
-            else:
-                term = g * local
-            previous = get(parent)
-            grads[parent] = term if previous is None else previous + term
+        g = grads[node]
+        da, db = local_grads(node)
+        # Written out for the two parents (a loop over zip() measured 1.9x slower here).
+        previous = get(a)
+        grads[a] = g * da if previous is None else previous + g * da
+        b = node._b
+        if b is not None:
+            previous = get(b)
+            grads[b] = g * db if previous is None else previous + g * db
     return grads
 
 
-def zero_grad(values: Iterable) -> None:
-    """Set ``.grad`` of each Value to 0.0."""
-    for v in values:
-        v.grad = 0.0
+def float_gradients(order: list) -> dict:
+    """``chain_rule`` with recorded floats, refused (NonFiniteError) if any gradient is not finite."""
+    grads = chain_rule(order, 1.0)
+    _refuse_non_finite(order, grads)
+    return grads
+
+
+def _refuse_non_finite(order: list, grads: dict) -> None:
+    if all(map(isfinite, grads.values())):
+        return
+    for node in reversed(order):  # name the non-finite gradient nearest the root
+        g = grads[node]
+        if not isfinite(g):
+            name = f"'{node.label}'" if node.label else f"made by {node.op!r}" if node.op else "(a leaf)"
+            raise NonFiniteError(
+                f"backpropagation: the gradient of the node {name} with data {node.data!r} would be {g!r}, "
+                "not a finite number (an overflow in the chain rule's products or sums); no .grad was changed"
+            )
+
+
+def backward(root) -> None:
+    """Fill ``.grad`` of every node ``root`` depends on; see ``Value.backward``.
+
+    The pass computes every gradient first; then, holding a lock, leaves add theirs to what
+    they had, interior nodes take this pass's, and all are written only if all are finite.
+    """
+    order = topological_order(root)
+    grads = chain_rule(order, 1.0)
+    with _writing:
+        for node, g in grads.items():
+            if node._a is None:
+                grads[node] = node.grad + g
+        _refuse_non_finite(order, grads)
+        for node, g in grads.items():
+            node.grad = g

@@ -15,13 +15,18 @@ def _given(x) -> str:
     return f"{type(x).__name__} {x!r}"
 
 
-def number(x, what: str, *, low: float = -math.inf, high: float = math.inf, low_open: bool = False) -> float:
-    """``x`` as a finite float in [low, high] (or (low, high] with ``low_open``)."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+def number(
+    x, what: str, *, low: float = -math.inf, high: float = math.inf, low_open: bool = False, high_open: bool = False
+) -> float:
+    """``x`` as a finite float in [low, high]; ``low_open``/``high_open`` leave that end out."""
+    if type(x) is not float and (isinstance(x, bool) or not isinstance(x, numbers.Real)):  # float first: fast
         raise TypeError(f"{what} must be a real number, got {_given(x)}")
-    f = float(x)
-    if not math.isfinite(f) or f < low or f > high or (low_open and f == low):
-        raise ValueError(f"{what} must be a finite number{_range(low, high, low_open)}, got {x!r}")
+    try:
+        f = float(x)
+    except OverflowError:  # an int too large for a float
+        f = math.inf
+    if not math.isfinite(f) or f < low or f > high or (low_open and f == low) or (high_open and f == high):
+        raise ValueError(f"{what} must be a finite number{_range(low, high, low_open, high_open)}, got {x!r}")
     return f
 
 
@@ -53,13 +58,11 @@ def one_of(x, options, what: str):
     return x
 
 
-def _range(low, high, low_open: bool = False) -> str:
+def _range(low, high, low_open: bool = False, high_open: bool = False) -> str:
     has_low = low is not None and low != -math.inf
     has_high = high is not None and high != math.inf
-    if has_low and has_high:
-        return f" {'>' if low_open else 'from'} {low}{',' if low_open else ''} {'<=' if low_open else 'to'} {high}"
-    if has_low:
-        return f" {'>' if low_open else '>='} {low}"
-    if has_high:
-        return f" <= {high}"
-    return ""
+    if has_low and has_high and not (low_open or high_open):
+        return f" from {low} to {high}"
+    bounds = [f"{'>' if low_open else '>='} {low}"] if has_low else []
+    bounds += [f"{'<' if high_open else '<='} {high}"] if has_high else []
+    return " " + ", ".join(bounds) if bounds else ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from .autograd import grad
+from .derivatives import grad
 from .context import no_grad
 from .value import Value
 

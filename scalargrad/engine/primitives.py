@@ -1,74 +1,36 @@
-"""The table of primitive operations and their local derivatives.
+"""The table of primitive operations: what each computes and its local derivatives.
 
-Every graph node is made by exactly one primitive. A primitive knows two things:
+Every graph node is made by exactly one primitive. A primitive is written as text,
+in the notation of the lecture slides::
 
-* ``forward``: how to compute its output from its inputs' plain floats, raising a
-  clear error where the result would not be a finite real number;
-* ``local``: its local derivatives ∂out/∂input, given the inputs and the output.
+    MUL = primitive("*", inputs=("a", "b"), forward="a * b", local=("b", "a"))
 
-``local`` is written once and serves both modes of differentiation: called with
-floats when a node is made (the numbers ``backward()`` multiplies by), and called
-with Values by ``grad(..., create_graph=True)``, where the same formula builds a
-differentiable graph of the gradient itself (second and higher derivatives).
-Unary primitives' ``local`` returns one derivative, binary ones a pair.
+``forward`` computes the output from the inputs; ``local`` gives ∂out/∂input for each
+input, in terms of the inputs and ``out``. The text is the one source of truth, turned
+into Python functions once per kind of number:
 
-This is the table the README prints; change both together.
+* plain floats (:data:`FLOATS`): the forward rule when a node is made, and the local
+  derivatives that node records for ``backward()``;
+* Values (:data:`VALUES`): the same local rule builds a differentiable graph of the
+  gradient itself, for ``grad(..., create_graph=True)`` (second and higher derivatives);
+* anything else with the same names, e.g. a whole batch of numbers at once.
+
+The expressions may use the inputs, ``out`` (in ``local``), numbers, ``+ - * /``,
+comparisons, and the functions ``exp log tanh sigmoid power where`` that each kind of
+number provides (``where(c, p, q)`` is p if c else q).
 """
 
 from __future__ import annotations
 
+import ast
 import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
 
-
-@dataclass(frozen=True, slots=True)
-class Primitive:
-    """One operation: its display name, arity, forward rule and local-derivative rule."""
-
-    name: str
-    arity: int
-    forward: Callable[..., float]
-    local: Callable[..., object]
-    formula: str
-
-    def __repr__(self) -> str:
-        return f"<primitive {self.name!r}: {self.formula}>"
-
-    def __reduce__(self):
-        # Pickled and deep-copied by name, so a graph can be saved or copied and still point
-        # at the one table entry (the rules are functions, which pickle cannot carry).
-        return primitive_named, (self.name,)
-
-
-def data_of(x) -> float:
-    """The plain number behind ``x``: ``x.data`` for a Value, ``x`` itself for a float."""
-    return x.data if hasattr(x, "data") else x
-
-
-# ---------------------------------------------------------------- forward rules
-
-
-def _reciprocal(x: float) -> float:
-    if x == 0.0:
-        raise ZeroDivisionError("1/x is undefined at x = 0.0")
-    return 1.0 / x
-
-
-def _exp(x: float) -> float:
-    try:
-        return math.exp(x)
-    except OverflowError:
-        raise OverflowError(
-            f"exp({x!r}) overflows a float (the largest is about 1.8e308, so exp needs x <= 709.78)"
-        ) from None
-
-
-def _log(x: float) -> float:
-    if x <= 0.0:
-        raise ValueError(f"log is only defined for x > 0, got x = {x!r}")
-    return math.log(x)
+#: The functions a rule's text may call; each kind of number provides all of them.
+FUNCTIONS = ("exp", "log", "tanh", "sigmoid", "power", "where")
 
 
 def _sigmoid(x: float) -> float:
@@ -79,91 +41,180 @@ def _sigmoid(x: float) -> float:
     return e / (1.0 + e)
 
 
-def _relu(x: float) -> float:
-    return x if x > 0.0 else 0.0
+def _where(condition, if_true, if_false):
+    return if_true if condition else if_false
 
 
-def _max(a: float, b: float) -> float:
-    return a if a >= b else b
+#: Plain floats. math's functions raise (OverflowError, ValueError) instead of returning
+#: inf or nan, which the node constructor turns into the engine's error.
+FLOATS = {"exp": math.exp, "log": math.log, "tanh": math.tanh, "sigmoid": _sigmoid, "power": math.pow, "where": _where}
+
+#: Values: the same rules as graphs, for differentiating gradients again.
+VALUES = {
+    "exp": lambda v: v.exp(),
+    "log": lambda v: v.log(),
+    "tanh": lambda v: v.tanh(),
+    "sigmoid": lambda v: v.sigmoid(),
+    "power": lambda v, c: v**c,
+    "where": _where,
+}
 
 
-# ---------------------------------------------------------------- local rules
+@dataclass(frozen=True, eq=False)
+class Primitive:
+    """One operation: its name, its inputs' names, and its rules as expressions.
 
-
-def _max_local(a, b, out):
-    """Gradient to the larger input; on a tie, split evenly (as torch.maximum)."""
-    a_data, b_data = data_of(a), data_of(b)
-    if a_data > b_data:
-        return 1.0, 0.0
-    if a_data < b_data:
-        return 0.0, 1.0
-    return 0.5, 0.5
-
-
-def _relu_local(x, out):
-    """1 for x > 0, else 0: the derivative at exactly 0 is taken as 0 (as torch.relu)."""
-    return 1.0 if data_of(x) > 0.0 else 0.0
-
-
-ADD = Primitive("+", 2, lambda a, b: a + b, lambda a, b, out: (1.0, 1.0), "∂/∂a = 1, ∂/∂b = 1")
-MUL = Primitive("*", 2, lambda a, b: a * b, lambda a, b, out: (b, a), "∂/∂a = b, ∂/∂b = a")
-MAX = Primitive("max", 2, _max, _max_local, "1 to the larger input, 0 to the other; ½ each on a tie")
-EXP = Primitive("exp", 1, _exp, lambda x, out: out, "d/dx eˣ = eˣ")
-RECIPROCAL = Primitive("1/x", 1, _reciprocal, lambda x, out: -(out * out), "d/dx 1/x = −1/x²")
-LOG = Primitive("log", 1, _log, lambda x, out: 1.0 / x, "d/dx ln x = 1/x")
-RELU = Primitive("relu", 1, _relu, _relu_local, "1 if x > 0 else 0 (0 at x = 0)")
-SIGMOID = Primitive("sigmoid", 1, _sigmoid, lambda x, out: out * (1.0 - out), "σ′ = y(1 − y)")
-TANH = Primitive("tanh", 1, math.tanh, lambda x, out: 1.0 - out * out, "tanh′ = 1 − y²")
-
-
-@lru_cache(maxsize=256)
-def power(exponent: float) -> Primitive:
-    """The primitive ``x ** exponent`` for one constant exponent, shown as e.g. ``**2``.
-
-    d/dx xᶜ = c·xᶜ⁻¹ (0 for c = 0, even at x = 0). Where that is infinite (x = 0 with
-    0 < c < 1) the float rule records ``inf``, which ``backward()`` and ``grad()`` refuse
-    to pass on; ``grad(..., create_graph=True)`` raises OverflowError there too.
+    ``domain`` says where the operation is defined (``"x > 0"`` for log), for error messages.
+    Make one with :func:`primitive`, which also checks the text and registers the name.
     """
-    c = exponent
-    shown = int(c) if c == int(c) else c
 
-    def forward(x: float) -> float:
-        try:
-            y = x**c
-        except ZeroDivisionError:
-            raise ZeroDivisionError(f"{x!r} ** {shown} divides by zero") from None
-        except OverflowError:
-            raise OverflowError(f"{x!r} ** {shown} overflows a float") from None
-        if isinstance(y, complex):
-            raise ValueError(f"{x!r} ** {shown} is not a real number (negative base, fractional exponent)")
-        return float(y)
+    name: str
+    inputs: tuple[str, ...]
+    forward: str
+    local: tuple[str, ...]
+    domain: str = ""
+    # The rules as float functions: forward(*xs) -> out, and derivatives(*xs, out) -> (∂out/∂x, ...).
+    rule: Callable = field(init=False, repr=False)
+    derivatives: Callable = field(init=False, repr=False)
+    _functions: dict = field(init=False, repr=False, default_factory=dict)
 
-    def local(x, out):
-        if c == 1.0:
-            return 1.0
-        if c == 0.0:
-            return 0.0
-        if data_of(x) == 0.0 and c < 1.0:
-            if isinstance(x, float):
-                return math.inf
-            raise OverflowError(f"the derivative of x ** {shown} at x = 0.0 is infinite")
-        return c * x ** (c - 1.0)
+    def __post_init__(self):
+        rule, derivatives = self.functions(FLOATS)
+        object.__setattr__(self, "rule", rule)
+        object.__setattr__(self, "derivatives", derivatives)
 
-    return Primitive(f"**{shown}", 1, forward, local, f"d/dx x^{shown} = {shown}·x^{c - 1:g}")
+    def functions(self, namespace: dict) -> tuple[Callable, Callable]:
+        """The forward and local rules as functions of numbers of one kind (see FLOATS, VALUES):
+        ``forward(*inputs)`` and ``local(*inputs, out)``, which returns a tuple. Made once per kind."""
+        made = self._functions.get(id(namespace))
+        if made is None or made[0] is not namespace:
+            made = self._functions[id(namespace)] = (namespace, *_compiled(self, namespace))
+        return made[1], made[2]
 
+    @property
+    def formula(self) -> str:
+        """The local derivatives as the slides write them: ``∂/∂a = b, ∂/∂b = a``."""
+        return ", ".join(f"∂/∂{x} = {d}" for x, d in zip(self.inputs, self.local))
+
+    def describe(self, values) -> str:
+        """The forward rule with ``values`` in place of the inputs: ``exp(1000.0)``, ``1e+308 * 10.0``."""
+        shown = dict(zip(self.inputs, map(repr, values)))
+        return re.sub(r"\b[A-Za-z_]\w*\b", lambda m: shown.get(m[0], m[0]), self.forward)
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name!r}: {self.forward}; {self.formula}>"
+
+    def __reduce__(self):
+        # Pickled and deep-copied by name, so a graph can be saved or copied and still
+        # point at the one registered primitive.
+        return primitive_named, (self.name,)
+
+
+def _compiled(prim: Primitive, namespace: dict) -> tuple[Callable, Callable]:
+    args = ", ".join(prim.inputs)
+    scope = dict(namespace)
+    forward = eval(f"lambda {args}: {prim.forward}", scope)  # noqa: S307 - the table's own checked text
+    local = eval(f"lambda {args}, out: ({', '.join(prim.local)},)", scope)  # noqa: S307
+    return forward, local
+
+
+_REGISTRY: dict[str, Primitive] = {}
+_ALLOWED_NODES = (
+    ast.Expression, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Call, ast.Name, ast.Load, ast.Constant,
+    ast.Add, ast.Sub, ast.Mult, ast.Div, ast.USub, ast.UAdd, ast.Gt, ast.GtE, ast.Lt, ast.LtE, ast.Eq, ast.NotEq,
+)
+
+
+def _check_rule(text, names: tuple, what: str) -> None:
+    """Refuse rule text that is not an expression over ``names``, numbers and FUNCTIONS."""
+    if not isinstance(text, str):
+        raise TypeError(f"{what} must be an expression written as a str, got {type(text).__name__} {text!r}")
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as error:
+        raise ValueError(f"{what} {text!r} is not a Python expression: {error.msg}") from None
+    for node in ast.walk(tree):
+        if not isinstance(node, _ALLOWED_NODES):
+            raise ValueError(f"{what} {text!r} uses {type(node).__name__}; rules may use +, -, *, /, comparisons, "
+                             f"numbers, the inputs and {', '.join(FUNCTIONS)}")
+        if isinstance(node, ast.Constant) and (isinstance(node.value, bool) or not isinstance(node.value, (int, float))):
+            raise ValueError(f"{what} {text!r} may only contain numbers as constants, not {node.value!r}")
+        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS):
+            raise ValueError(f"{what} {text!r} calls something other than {', '.join(FUNCTIONS)}")
+        if isinstance(node, ast.Name) and node.id not in names and node.id not in FUNCTIONS:
+            raise ValueError(f"{what} {text!r} uses the unknown name {node.id!r}; it may use {', '.join(names)}")
+
+
+def primitive(name: str, inputs: tuple, forward: str, local: tuple, domain: str = "") -> Primitive:
+    """Define a primitive (checked, and registered under ``name`` so graphs using it pickle).
+
+    ``inputs``: the names of its one or two inputs; ``forward``: the output as an expression of
+    them; ``local``: ∂out/∂input for each input, as expressions of the inputs and ``out``.
+    Redefining a name with different rules is refused.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"a primitive needs a non-empty name, got {name!r}")
+    inputs, local = tuple(inputs), tuple(local)
+    if not 1 <= len(inputs) <= 2 or not all(isinstance(x, str) and x.isidentifier() and x != "out" and x not in FUNCTIONS for x in inputs):
+        raise ValueError(f"a primitive takes one or two inputs named by identifiers other than 'out', got {inputs!r}")
+    if len(set(inputs)) != len(inputs):
+        raise ValueError(f"the inputs of a primitive need different names, got {inputs!r}")
+    if len(local) != len(inputs):
+        raise ValueError(f"{name}: give one local derivative per input ({len(inputs)}), got {len(local)}")
+    _check_rule(forward, inputs, f"{name}: the forward rule")
+    for x, d in zip(inputs, local):
+        _check_rule(d, (*inputs, "out"), f"{name}: the local derivative ∂out/∂{x}")
+    made = Primitive(name, inputs, forward, local, domain)
+    known = _REGISTRY.get(name)
+    if known is not None:
+        if (known.inputs, known.forward, known.local) != (inputs, forward, local):
+            raise ValueError(f"a primitive named {name!r} exists already with other rules: {known!r}")
+        return known
+    _REGISTRY[name] = made
+    return made
+
+
+# ---------------------------------------------------------------- the table
+
+ADD = primitive("+", ("a", "b"), "a + b", ("1.0", "1.0"))
+MUL = primitive("*", ("a", "b"), "a * b", ("b", "a"))
+EXP = primitive("exp", ("x",), "exp(x)", ("out",))
+RECIPROCAL = primitive("1/x", ("x",), "1.0 / x", ("-(out * out)",), domain="x ≠ 0")
+# Gradient to the larger input; on a tie, half to each (as torch.maximum).
+MAX = primitive("max", ("a", "b"), "where(a >= b, a, b)",
+                ("where(a > b, 1.0, where(a < b, 0.0, 0.5))", "where(b > a, 1.0, where(b < a, 0.0, 0.5))"))
+LOG = primitive("log", ("x",), "log(x)", ("1.0 / x",), domain="x > 0")
+# The derivative at the kink x = 0 is taken as 0 (as torch.relu).
+RELU = primitive("relu", ("x",), "where(x > 0.0, x, 0.0)", ("where(x > 0.0, 1.0, 0.0)",))
+SIGMOID = primitive("sigmoid", ("x",), "sigmoid(x)", ("out * (1.0 - out)",))
+TANH = primitive("tanh", ("x",), "tanh(x)", ("1.0 - out * out",))
 
 #: Every fixed primitive, in the order the README's table lists them.
 TABLE: tuple[Primitive, ...] = (ADD, MUL, EXP, RECIPROCAL, MAX, LOG, RELU, SIGMOID, TANH)
 
 
+@lru_cache(maxsize=256)
+def power(exponent: float) -> Primitive:
+    """The primitive ``x ** c`` for one constant exponent c, named e.g. ``**2``.
+
+    d/dx xᶜ = c·xᶜ⁻¹, written as 0 for c = 0 and 1 for c = 1 (so that it holds at x = 0 too).
+    """
+    c = float(exponent)
+    shown = int(c) if c.is_integer() and abs(c) < 2**53 else c
+    derivative = "0.0" if c == 0.0 else "1.0" if c == 1.0 else f"{c!r} * power(x, {c - 1.0!r})"
+    domain = "x > 0" if not c.is_integer() else "x ≠ 0" if c < 0 else ""
+    return primitive(f"**{shown}", ("x",), f"power(x, {c!r})", (derivative,), domain=domain)
+
+
 def primitive_named(name: str) -> Primitive:
-    """The table's primitive called ``name`` ('+', 'exp', '**2', ...)."""
-    for primitive in TABLE:
-        if primitive.name == name:
-            return primitive
-    if name.startswith("**"):
+    """The registered primitive called ``name`` ('+', 'exp', '**2', or one a user defined)."""
+    known = _REGISTRY.get(name)
+    if known is not None:
+        return known
+    if isinstance(name, str) and name.startswith("**"):
         try:
             return power(float(name[2:]))
         except ValueError:
             pass
-    raise KeyError(f"no primitive is named {name!r}; the table has {', '.join(p.name for p in TABLE)} and **c")
+    raise KeyError(f"no primitive is named {name!r}; the table has {', '.join(p.name for p in TABLE)}, **c "
+                   "and those defined with primitive()")

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from ..engine.autograd import as_values, topological_order
+from ..engine.autograd import topological_order
+from ..engine.derivatives import as_values
 from .picture import Picture
 from .render import check_backend
 from ..engine.value import Constant, Value
@@ -279,7 +280,7 @@ def dot_source(
             style.update(CURRENT_STYLE)
         target.node(f"v{i}", graphviz.nohtml(record), shape="record", **style)
         if not node.is_leaf:
-            target.node(f"o{i}", graphviz.nohtml(escape(node.op)), shape="ellipse", fillcolor="#f9fafb", fontsize="10")
+            target.node(f"o{i}", graphviz.nohtml(escape(node.op)), shape="ellipse", fillcolor="#f9fafb", fontsize="14")
 
     def group_node(target, name: str, members: list) -> None:
         outputs = [n for n in members if n is root or any(group[c] != name for c in consumers[n])]

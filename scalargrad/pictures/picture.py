@@ -30,9 +30,9 @@ class Picture:
             self._svg = render.render_svg(self.source, self.backend)
         return self._svg
 
-    def png(self) -> bytes:
-        """The picture as PNG bytes (rasterised from the SVG)."""
-        return render.render_png(self.svg())
+    def png(self, scale: float = 2.0) -> bytes:
+        """The picture as PNG bytes, rasterised from the SVG at ``scale`` pixels per SVG pixel (2 = 192 dpi)."""
+        return render.render_png(self.svg(), scale)
 
     def pdf(self) -> bytes:
         """The picture as PDF bytes (needs the system ``dot``)."""

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from ..engine.autograd import node_gradients
+from ..engine.autograd import float_gradients
 from .drawing import Options, dot_source, format_number, graph_nodes
 from ..files import require_folder, write_atomically
 from .picture import Picture
@@ -46,7 +46,7 @@ def _frames(root: Value, **options) -> Iterator[tuple[Picture, str]]:
 
 
 def _frame_sources(order: list, opts: Options) -> Iterator[tuple[Picture, str]]:
-    final = node_gradients(order)
+    final = float_gradients(order)
     known: dict = {}
     n = len(order)
     for k, node in enumerate(reversed(order), start=1):

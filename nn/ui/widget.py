@@ -1,27 +1,20 @@
-"""The ipywidgets face of ``nn.playground.Playground``: controls, buttons, live pictures.
+"""The ipywidgets face of a :class:`nn.playground.Playground`: controls, buttons, live pictures.
 
-Only ``Playground.widget()`` (and showing a Playground in a notebook) imports this module,
-so the training logic and its tests never need ipywidgets or a browser.
+``PlaygroundWidget(pg)`` shows itself when it is the last expression of a notebook cell; its
+``root`` is the ipywidgets box. Step, Train/Pause (the live loop of :mod:`nn.ui.live`) and
+Reset drive ``pg``; changing a control reconfigures ``pg`` and starts again from step 0.
 """
 
 from __future__ import annotations
 
-import io
 import re
 import time
 
-from .playground import ACTIVATIONS, DATASETS, OPTIMIZERS, Playground
+from scalargrad import NonFiniteError
 
-
-def _png(plot, figsize) -> bytes:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize, dpi=90, layout="constrained")
-    plot(fig.subplots())
-    buffer = io.BytesIO()
-    FigureCanvasAgg(fig).print_png(buffer)
-    return buffer.getvalue()
+from ..playground import ACTIVATIONS, DATASETS, OPTIMIZERS
+from .live import LiveTraining
+from .pictures import network_graph, plot_boundary, plot_loss, png
 
 
 def _fitted(svg: str, max_width: float = 660, max_height: float = 460) -> str:
@@ -39,10 +32,11 @@ def _fitted(svg: str, max_width: float = 660, max_height: float = 460) -> str:
 class PlaygroundWidget:
     """The ipywidgets face of a Playground (kept apart so the logic never needs a browser)."""
 
-    def __init__(self, pg: "Playground"):
+    def __init__(self, pg):
         import ipywidgets as w
 
         self.pg = pg
+        self.live = LiveTraining(pg, on_refresh=self.refresh, on_error=self.show_error, on_stop=self.training_stopped)
         s = pg.settings
         self.dataset = w.Dropdown(options=list(DATASETS), value=s["dataset"], description="dataset")
         self.hidden = w.IntSlider(value=s["hidden"], min=1, max=16, description="hidden units")
@@ -88,12 +82,12 @@ class PlaygroundWidget:
         self.status.value = (
             f"<code>step {pg.steps} · loss {pg.loss:.4f} · accuracy {pg.accuracy:.2f}</code>"
         )
-        self.loss_image.value = _png(pg.plot_loss, (5, 3.2))
-        self.boundary_image.value = _png(pg.plot_boundary, (5, 4.2))
+        self.loss_image.value = png(plot_loss, pg, (5, 3.2))
+        self.boundary_image.value = png(plot_boundary, pg, (5, 4.2))
         self.table.value = self._table_html() if pg.settings["dataset"] == "xor" else ""
         now = time.perf_counter()
         if graph or (graph is None and now - getattr(self, "_graph_drawn", 0.0) > 2.0):
-            self.graph.value = _fitted(pg.graph().svg())
+            self.graph.value = _fitted(network_graph(pg).svg())
             self._graph_drawn = now
 
     def _table_html(self) -> str:
@@ -114,30 +108,35 @@ class PlaygroundWidget:
         self.train_button.button_style = "success"
         self.refresh(graph=True)
 
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.root)
+
     def _step(self) -> None:
-        if not self.pg.running:
+        if not self.live.running:
             try:
                 self.pg.step()
-            except FloatingPointError as error:
+            except NonFiniteError as error:
                 self.show_error(str(error))
                 return
             self.refresh(graph=True)
 
     def _train_or_pause(self) -> None:
-        if self.pg.running:
-            self.pg.pause()
+        if self.live.running:
+            self.live.pause()
         else:
             self.train_button.description, self.train_button.icon = "Pause", "pause"
             self.train_button.button_style = "warning"
-            self.pg.start()
+            self.live.start()
 
     def _reset(self) -> None:
-        self.pg.pause()
+        self.live.pause()
         self.pg.reset()
         self.refresh(graph=True)
 
     def _settings_changed(self, _change) -> None:
-        self.pg.pause()
+        self.live.pause()
         self.pg.configure(
             dataset=self.dataset.value, hidden=self.hidden.value, activation=self.activation.value,
             optimizer=self.optimizer.value, lr=float(self.lr.value),

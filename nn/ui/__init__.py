@@ -1,0 +1,21 @@
+"""The playground's notebook face, apart from its logic (:mod:`nn.playground`):
+
+* :mod:`nn.ui.pictures` — the loss curve and the decision boundary (matplotlib), and the
+  network drawn one node per neuron (``scalargrad.draw``);
+* :mod:`nn.ui.live` — training on the notebook kernel's event loop until paused (asyncio);
+* :mod:`nn.ui.widget` — the ipywidgets controls that tie them together.
+
+    from nn.playground import Playground
+    from nn.ui import PlaygroundWidget, figure, network_graph
+
+    pg = Playground(dataset="xor", hidden=4)
+    PlaygroundWidget(pg)       # in a notebook: the controls, Step / Train / Pause / Reset, live pictures
+
+matplotlib and ipywidgets are imported only when a picture or the widget is made.
+"""
+
+from .live import LiveTraining
+from .pictures import figure, network_graph, plot_boundary, plot_loss
+from .widget import PlaygroundWidget
+
+__all__ = ["PlaygroundWidget", "LiveTraining", "figure", "network_graph", "plot_boundary", "plot_loss"]
