@@ -24,8 +24,10 @@ __all__ = [
     "topological_order",
     "draw",
     "draw_dot",
+    "Picture",
     "backward_steps",
     "save_steps",
+    "steps_widget",
 ]
 __version__ = "0.1.0"
 

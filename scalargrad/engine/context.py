@@ -25,23 +25,22 @@ current = _CURRENT.get
 
 
 @contextmanager
-def no_grad() -> Iterator[None]:
+def _recording(on: bool) -> Iterator[None]:
+    token = _CURRENT.set(_CURRENT.get()._replace(recording=on))
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
+
+
+def no_grad():
     """Operations inside record no parents: their results are leaves (as ``torch.no_grad``)."""
-    token = _CURRENT.set(_CURRENT.get()._replace(recording=False))
-    try:
-        yield
-    finally:
-        _CURRENT.reset(token)
+    return _recording(False)
 
 
-@contextmanager
-def enable_grad() -> Iterator[None]:
+def enable_grad():
     """Record the graph again inside a ``no_grad`` block."""
-    token = _CURRENT.set(_CURRENT.get()._replace(recording=True))
-    try:
-        yield
-    finally:
-        _CURRENT.reset(token)
+    return _recording(True)
 
 
 _CHILDREN: dict = {}  # (outer context, name) -> inner context, so entering a scope allocates nothing
