@@ -422,36 +422,6 @@ def test_values_hash_and_compare_by_identity():
 # ------------------------------------------------------------------ micrograd compatibility
 
 
-def _micrograd_readme_example(Value):
-    """The example from micrograd's README, verbatim."""
-    a = Value(-4.0)
-    b = Value(2.0)
-    c = a + b
-    d = a * b + b**3
-    c += c + 1
-    c += 1 + c + (-a)
-    d += d * 2 + (b + a).relu()
-    d += 3 * d + (b - a).relu()
-    e = c - d
-    f = e**2
-    g = f / 2.0
-    g += 10.0 / f
-    g.backward()
-    return g.data, a.grad, b.grad
-
-
-def test_micrograd_readme_example_gives_its_printed_numbers():
-    g, da, db = _micrograd_readme_example(Value)
-    assert f"{g:.4f}" == "24.7041"  # the outcome of this forward pass
-    assert f"{da:.4f}" == "138.8338"  # dg/da
-    assert f"{db:.4f}" == "645.5773"  # dg/db
-
-
-def test_micrograd_readme_example_matches_micrograd_itself():
-    micrograd = pytest.importorskip("micrograd.engine")
-    assert _micrograd_readme_example(Value) == pytest.approx(_micrograd_readme_example(micrograd.Value), rel=1e-12)
-
-
 def _trace(root):
     """micrograd's draw_dot helper: collect nodes and edges through _prev."""
     nodes, edges = set(), set()
