@@ -6,6 +6,7 @@ from __future__ import annotations
 import numbers
 
 from scalargrad import Value, no_grad
+from scalargrad.engine import checks
 from tqdm.auto import tqdm
 
 from . import losses as L
@@ -56,7 +57,7 @@ def accuracy(model, X, y, threshold: float = 0.5) -> float:
 
 
 def fit(model, X, y, loss, optimizer, epochs: int, batch_size=None, shuffle: bool = True, seed=None,
-        l2: float = 0.0, progress: bool = True, threshold=None) -> dict:
+        l2: float = 0.0, progress: bool = True, threshold=None, compile: bool = False) -> dict:  # noqa: A002
     """Train ``model`` on (X, y) and return the history ``{"loss": [...], "accuracy": [...]}``.
 
     Each batch: forward every example, loss = mean of ``loss(output, target)`` (a function or
@@ -65,6 +66,9 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size=None, shuffle: boo
     the accuracy of the outputs seen during the epoch (before each batch's step, as
     micrograd's demo reports them). ``batch_size=None`` uses all the data in each step.
     ``progress`` shows a tqdm bar. If a number stops being finite, DivergenceError names the epoch.
+
+    ``compile=True`` compiles the per-sample loss once (``scalargrad.compile``) and runs each
+    batch through it as numpy arrays: the same history, much faster (see nn.compiled).
     """
     loss_fn = L.get(loss) if isinstance(loss, str) else loss
     if not callable(loss_fn):
@@ -82,14 +86,26 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size=None, shuffle: boo
     threshold = _threshold_for(loss_fn) if threshold is None else threshold
     size = len(X) if batch_size is None else batch_size
     params = model.parameters()
-    history = {"loss": [], "accuracy": []}
     model.train()
+    trainer = None
+    if checks.flag(compile, "fit: compile"):
+        from .compiled import CompiledTrainer
+
+        trainer = CompiledTrainer(model, X, y, loss_fn, threshold, l2, _correct)
+    history = {"loss": [], "accuracy": []}
     bar = tqdm(range(1, epochs + 1), desc="training", unit="epoch", disable=not progress, leave=progress)
     for epoch in bar:
         total, correct = 0.0, 0
         epoch_seed = None if not shuffle else (seed * 1_000_003 + epoch if seed is not None else None)
         try:
             for Xb, yb in _batches(X, y, size, shuffle=shuffle and size < len(X), seed=epoch_seed):
+                if trainer is not None:
+                    optimizer.zero_grad()
+                    batch_loss, batch_correct = trainer.backward(Xb, yb)
+                    optimizer.step()
+                    total += batch_loss * (1.0 / len(Xb)) * len(Xb)
+                    correct += batch_correct
+                    continue
                 outputs = [model(x) for x in Xb]
                 data_loss = sum(loss_fn(o, t) for o, t in zip(outputs, yb)) * (1.0 / len(Xb))
                 objective = data_loss + l2 * sum(p * p for p in params) if l2 else data_loss
