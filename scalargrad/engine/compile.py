@@ -424,7 +424,7 @@ class Program:
     def _replay(self, values, gradients, sample) -> None:
         """Build this sample's graph eagerly (the graph compiled is not touched) and raise the
         engine's own NonFiniteError, naming the operation, and the sample in a batch."""
-        made = {x: Value(v) for x, v in zip(self.inputs, values)}
+        made = {x: Value(v, x.label) for x, v in zip(self.inputs, values)}
         try:
             with enable_grad():
                 for v in self._order:
