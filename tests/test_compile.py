@@ -247,6 +247,10 @@ def test_broadcast_numbers_with_arrays():
     program = sg.compile(x * y, [x, y])
     out, (dx, dy) = program.grad(np.array([1.0, 2.0]), 3.0)
     assert out.tolist() == [3.0, 6.0] and dx.tolist() == [3.0, 3.0] and dy.tolist() == [1.0, 2.0]
+    w = Value(2.0, "w")
+    program = sg.compile(w * y + w * x, [x, y])  # a parameter's gradient is summed over the batch's numbers too
+    program.backward(np.array([1.0, 2.0]), 3.0)
+    assert w.grad == 9.0
 
 
 def test_gradients_returned_are_separate_arrays():
@@ -424,3 +428,28 @@ def test_fit_compiled_refuses_what_it_cannot_compile():
     with pytest.raises(ValueError, match="same"):
         nn.fit(nn.MLP(2, [2, 1], seed=1), [[1.0, 2.0], [1.0]], [1.0, 0.0], "mse",
                nn.SGD(model.parameters(), lr=0.1), epochs=1, progress=False, compile=True)
+
+
+def test_the_benchmark_steps_compute_what_eager_does():
+    """bench/bench_compile.py's compiled steps (not their timings) against the eager steps."""
+    import importlib.util
+    from pathlib import Path
+
+    bench_dir = Path(__file__).resolve().parents[1] / "bench"
+    sys.path.insert(0, str(bench_dir))
+    try:
+        spec = importlib.util.spec_from_file_location("bench_compile", bench_dir / "bench_compile.py")
+        bench_compile = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench_compile)
+    finally:
+        sys.path.remove(str(bench_dir))
+    xs, ys = bench_compile.lab_data(30)
+    compiled, _ = bench_compile.compiled_lab_step(bench_compile.lab_model(), xs, ys)
+    eager_step = bench_compile.eager_lab_step(bench_compile.lab_model(), xs, ys)
+    close([compiled() for _ in range(3)], [eager_step() for _ in range(3)], rel=1e-12)
+    X, y = bench_compile.bench.moons(20)
+    ours = bench_compile.bench.GenericMLP(Value, 2, [4, 4, 1])
+    eager_model = bench_compile.bench.GenericMLP(Value, 2, [4, 4, 1])
+    step = bench_compile.compiled_moons_step(ours, X, y)
+    close([step() for _ in range(3)], [bench_compile.bench.training_step(Value, eager_model, X, y).data for _ in range(3)],
+          rel=1e-12)

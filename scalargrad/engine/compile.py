@@ -405,6 +405,7 @@ class Program:
         function = self._batch.get(gradients)
         if function is None:
             function = self._batch[gradients] = self._define(self._batch_source(gradients), numpy_namespace())
+        columns = [np.full(n, c) if isinstance(c, float) else c for c in columns]  # numbers broadcast
         args = (n, seed, *columns, *map(np.float64, params))
         try:
             with np.errstate(all="raise", under="ignore"):
@@ -412,7 +413,7 @@ class Program:
         except (ArithmeticError, ValueError):
             # Find the first sample whose numbers are not finite, and raise eager's error for it.
             for i in range(n):
-                self._run_floats([c if isinstance(c, float) else float(c[i]) for c in columns], params, gradients, 1.0, i)
+                self._run_floats([float(c[i]) for c in columns], params, gradients, 1.0, i)
             with np.errstate(all="ignore"):  # only a branch that where() did not take failed
                 result = function(*args)
         out, watched, grads = self._parts(result, gradients)
