@@ -107,7 +107,13 @@ def _paren(text: str) -> str:
 
 
 class Program:
-    """A graph compiled to straight-line Python: see :func:`compile`."""
+    """A graph compiled to straight-line Python: see :func:`compile`.
+
+    ``Program(output, inputs, watch=())`` also reports the values of the ``watch`` nodes
+    (``run(...).watched``; nn's compiled training reads the model's outputs there).
+    ``inputs`` and ``parameters`` list the program's placeholders and parameters in the
+    order of its gradients.
+    """
 
     def __init__(self, output, inputs, watch=()):
         if not isinstance(output, Value):
