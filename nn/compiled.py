@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 from scalargrad import Program, Value, topological_order
+from scalargrad.engine import checks
 
 from .layers import Dropout
 
@@ -45,7 +46,8 @@ class CompiledTrainer:
     """Computes, for one batch, what fit's eager step does: the mean loss's gradients into
     each parameter's ``.grad``, the summed loss and the number of correct outputs."""
 
-    def __init__(self, model, X, y, loss_fn, threshold: float, l2: float, correct):
+    def __init__(self, compile, model, X, y, loss_fn, threshold: float, l2: float, correct):  # noqa: A002
+        checks.flag(compile, "fit: compile")
         self.model, self.loss_fn, self.threshold, self.l2 = model, loss_fn, threshold, l2
         self.correct = correct  # fit's rule for one output: correct(output, target, threshold)
         self.X = X

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numbers
 
 from scalargrad import Value, no_grad
-from scalargrad.engine import checks
 from tqdm.auto import tqdm
 
 from . import losses as L
@@ -86,13 +85,13 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size=None, shuffle: boo
     threshold = _threshold_for(loss_fn) if threshold is None else threshold
     size = len(X) if batch_size is None else batch_size
     params = model.parameters()
+    history = {"loss": [], "accuracy": []}
     model.train()
     trainer = None
-    if checks.flag(compile, "fit: compile"):
+    if compile is not False:  # CompiledTrainer checks that it is True
         from .compiled import CompiledTrainer
 
-        trainer = CompiledTrainer(model, X, y, loss_fn, threshold, l2, _correct)
-    history = {"loss": [], "accuracy": []}
+        trainer = CompiledTrainer(compile, model, X, y, loss_fn, threshold, l2, _correct)
     bar = tqdm(range(1, epochs + 1), desc="training", unit="epoch", disable=not progress, leave=progress)
     for epoch in bar:
         total, correct = 0.0, 0
