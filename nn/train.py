@@ -59,15 +59,15 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size=None, shuffle: boo
         l2: float = 0.0, progress: bool = True, threshold=None, compile: bool = False) -> dict:  # noqa: A002
     """Train ``model`` on (X, y) and return the history ``{"loss": [...], "accuracy": [...]}``.
 
+    ``compile=True`` compiles the per-sample loss once (``scalargrad.compile``) and runs each
+    batch through it as numpy arrays: the same history, much faster (see nn.compiled).
+
     Each batch: forward every example, loss = mean of ``loss(output, target)`` (a function or
     a name such as "mse", "bce", "cross_entropy", "hinge") + ``l2``·Σp², ``zero_grad``,
     ``backward``, ``optimizer.step()``. The history holds, per epoch, the mean data loss and
     the accuracy of the outputs seen during the epoch (before each batch's step, as
     micrograd's demo reports them). ``batch_size=None`` uses all the data in each step.
     ``progress`` shows a tqdm bar. If a number stops being finite, DivergenceError names the epoch.
-
-    ``compile=True`` compiles the per-sample loss once (``scalargrad.compile``) and runs each
-    batch through it as numpy arrays: the same history, much faster (see nn.compiled).
     """
     loss_fn = L.get(loss) if isinstance(loss, str) else loss
     if not callable(loss_fn):
