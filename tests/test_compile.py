@@ -242,6 +242,20 @@ def test_an_output_independent_of_an_input_gives_it_zero_gradients():
     assert w.grad == 12.0  # 4 per sample
 
 
+def test_run_reports_watched_values_and_writes_only_when_asked():
+    x, w = Value(1.0, "x"), Value(2.0, "w")
+    h = x * w
+    out = h.relu()
+    program = sg.Program(out, [x], watch=[h])
+    run = program.run(np.array([1.0, -1.0]))
+    assert run.output.tolist() == [2.0, 0.0] and run.watched[0].tolist() == [2.0, -2.0]
+    assert run.input_gradients[0].tolist() == [2.0, 0.0] and run.parameter_gradients == (1.0,)
+    assert w.grad == 0.0
+    program.run(np.array([1.0, -1.0]), seed=0.5, accumulate=True)
+    assert w.grad == 0.5
+    assert program.run(3.0, gradients=False) == (6.0, (6.0,), (), ())
+
+
 def test_broadcast_numbers_with_arrays():
     x, y = Value(1.0, "x"), Value(1.0, "y")
     program = sg.compile(x * y, [x, y])
@@ -277,6 +291,10 @@ def test_labels_become_names_without_clashes():
     program = sg.compile(out, [x])
     assert "h2_in = x * dx" in program.source
     close(program.grad(0.5)[1], [2.0 * math.exp(4.0)])
+    # a label is never code: whatever it says becomes an identifier
+    hostile = Value(1.0, "y); import os; os.system('echo owned'); (")
+    program = sg.compile(hostile * 2.0, [hostile])
+    assert "import os" not in program.source and program.grad(3.0) == (6.0, (2.0,))
 
 
 # ------------------------------------------------------------ errors
