@@ -32,10 +32,7 @@ import nn  # noqa: E402
 import scalargrad  # noqa: E402
 from scalargrad import Value  # noqa: E402
 
-try:
-    import torch
-except ImportError:  # PyTorch is optional
-    torch = None
+torch = None  # imported by main() if installed (optional; importing it takes seconds)
 
 
 def best_time(work, repeats: int, block: int = 1) -> float:
@@ -145,6 +142,11 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats; the lab over 500 epochs")
     args = parser.parse_args(argv)
     repeats = 3 if args.quick else 7
+    global torch
+    try:
+        import torch
+    except ImportError:
+        pass
     print(f"Python {sys.version.split()[0]}, numpy {np.__version__}, "
           f"PyTorch {torch.__version__ if torch else 'not installed'}; best of {repeats}, CPU time\n")
 
