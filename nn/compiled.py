@@ -102,10 +102,11 @@ class CompiledTrainer:
     @staticmethod
     def _masks(owners, n: int):
         """Dropout's factors (0 or 1/(1 − p)) for n samples, one column per mask, drawn in
-        eager's order: sample by sample, and within a sample, layer by layer."""
+        eager's order (sample by sample, and within a sample, layer by layer) by each layer's
+        own rule: its ``_drop`` applied to 1.0 is the factor it would multiply a number by."""
         if not owners:
             return np.empty((n, 0))
-        draws = [[0.0 if d._rng.random() < d.p else 1.0 / (1.0 - d.p) for d in owners] for _ in range(n)]
+        draws = [[d._drop(1.0) for d in owners] for _ in range(n)]
         return np.array(draws, dtype=np.float64).reshape(n, len(owners))
 
     def backward(self, Xb: list, yb: list) -> tuple[float, int]:
