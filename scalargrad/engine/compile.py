@@ -29,7 +29,6 @@ import builtins
 import keyword
 import linecache
 import math
-import numbers
 import re
 import unicodedata
 from typing import NamedTuple
@@ -359,15 +358,11 @@ class Program:
     def _arguments(self, args):
         if len(args) != len(self.inputs):
             raise TypeError(f"this program takes {len(self.inputs)} input(s) "
-                            f"({', '.join(self._names.get(x, '?') for x in self.inputs)}), got {len(args)}")
+                            f"({', '.join(self._names[x] for x in self.inputs)}), got {len(args)}")
         columns, n = [], None
         for i, (a, x) in enumerate(zip(args, self.inputs)):
-            what = f"input {i} ({self._names.get(x, '?')})"
-            if isinstance(a, numbers.Real) and not isinstance(a, bool):
-                a = float(a)
-                if not math.isfinite(a):
-                    raise ValueError(f"{what} must be a finite number, got {a!r}")
-            elif type(a).__module__ == "numpy" and type(a).__name__ == "ndarray":
+            what = f"input {i} ({self._names[x]})"
+            if type(a).__module__ == "numpy" and type(a).__name__ == "ndarray":
                 np = _numpy()
                 if a.ndim != 1:
                     raise ValueError(f"{what} must be a number or a 1-D array (one sample per entry), got a {a.ndim}-D array of shape {a.shape}")
@@ -383,7 +378,7 @@ class Program:
                 if len(bad):
                     raise ValueError(f"{what} must hold finite numbers, got {a[bad[0]]!r} at index {bad[0]}")
             else:
-                raise TypeError(f"{what} must be a real number or a 1-D numpy array, got {type(a).__name__} {a!r}")
+                a = number(a, f"{what} (a number, or a 1-D numpy array for a batch)")
             columns.append(a)
         return columns, n
 
