@@ -31,7 +31,9 @@ def pairs(name: str, pred, target) -> list[tuple]:
         raise ValueError(f"{name}: {len(preds)} predictions but {len(targets)} targets")
     if not preds:
         raise ValueError(f"{name}: no predictions given")
-    return [(p if isinstance(p, Value) else Value(p), _number(t, f"{name} target {i}")) for i, (p, t) in enumerate(zip(preds, targets))]
+    # A Value target stays a Value (a node of the graph, as a placeholder of a compiled loss).
+    return [(p if isinstance(p, Value) else Value(p), t if isinstance(t, Value) else _number(t, f"{name} target {i}"))
+            for i, (p, t) in enumerate(zip(preds, targets))]
 
 
 def mean(terms: list) -> Value:

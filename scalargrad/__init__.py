@@ -1,6 +1,7 @@
 """scalargrad: a scalar reverse-mode autograd engine for learning backpropagation."""
 
 from .engine.autograd import topological_order
+from .engine.compile import Program, compile  # noqa: A004 - scalargrad.compile, as torch.compile
 from .engine.errors import NonFiniteError
 from .engine.derivatives import grad
 from .engine.context import enable_grad, no_grad, scope
@@ -22,6 +23,8 @@ __all__ = [
     "gradcheck",
     "numerical_gradient",
     "topological_order",
+    "compile",
+    "Program",
     "draw",
     "draw_dot",
     "Picture",

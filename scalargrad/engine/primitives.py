@@ -98,8 +98,7 @@ class Primitive:
 
     def describe(self, values) -> str:
         """The forward rule with ``values`` in place of the inputs: ``exp(1000.0)``, ``1e+308 * 10.0``."""
-        shown = dict(zip(self.inputs, map(repr, values)))
-        return re.sub(r"\b[A-Za-z_]\w*\b", lambda m: shown.get(m[0], m[0]), self.forward)
+        return substitute(self.forward, dict(zip(self.inputs, map(repr, values))))
 
     def __repr__(self) -> str:
         return f"<primitive {self.name!r}: {self.forward}; {self.formula}>"
@@ -108,6 +107,17 @@ class Primitive:
         # Pickled and deep-copied by name, so a graph can be saved or copied and still
         # point at the one registered primitive.
         return primitive_named, (self.name,)
+
+
+def substitute(rule: str, names: dict) -> str:
+    """``rule`` with each name in ``names`` (an input or ``out``) replaced by its text:
+    ``substitute("a * b", {"a": "q", "b": "z"}) == "q * z"``. Other names (the functions) stay."""
+    return re.sub(r"\b[A-Za-z_]\w*\b", lambda m: names.get(m[0], m[0]), rule)
+
+
+def names_in(rule: str) -> set:
+    """The inputs (and ``out``) a rule's text reads: ``names_in("out * (1.0 - out)") == {"out"}``."""
+    return set(re.findall(r"\b[A-Za-z_]\w*\b", rule)) - set(FUNCTIONS)
 
 
 def _compiled(prim: Primitive, namespace: dict) -> tuple[Callable, Callable]:

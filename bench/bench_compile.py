@@ -1,0 +1,195 @@
+"""Compiled programs (scalargrad.compile) against the eager engine, PyTorch and micrograd.
+
+    uv run python bench/bench_compile.py            # full run (about a minute with PyTorch)
+    uv run python bench/bench_compile.py --quick    # fewer repeats, the lab over 500 epochs
+
+Workloads, all timed with CPU time (time.process_time: the machine may be shared):
+  lab    lecture 003's training step: Sequential(Linear(1,10), ReLU(), Linear(10,6), ReLU(),
+         Linear(6,1)), L1 loss over 1,000 points of y = 8x² + 7x + 3 + noise, one SGD step
+         (lr 0.001): the compiled program on the whole batch, the eager engine, and PyTorch
+         in float64 on one thread (if installed: `uv pip install torch`), from the same weights;
+         then the whole lab (5,000 epochs) through nn.fit(compile=True)
+  moons  micrograd's demo step (MLP(2, [16, 16, 1]), 100 points, hinge loss + 1e-4·L2, SGD)
+         compiled, against micrograd itself and the eager engine
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import bench  # noqa: E402 - the moons data, micrograd's MLP and step, shared with bench.py
+import nn  # noqa: E402
+import scalargrad  # noqa: E402
+from scalargrad import Value  # noqa: E402
+
+torch = None  # imported by main() if installed (optional; importing it takes seconds)
+
+
+def best_time(work, repeats: int, block: int = 1) -> float:
+    """The least CPU time per call of ``work`` over ``repeats`` blocks of ``block`` calls."""
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.process_time()
+        for _ in range(block):
+            work()
+        best = min(best, (time.process_time() - t0) / block)
+    return best
+
+
+# ------------------------------------------------------------ lecture 003
+
+
+def lab_data(n: int = 1000, seed: int = 0) -> tuple[list[float], list[float]]:
+    """The lecture's data: x uniform in [-15, 15], y = 8x² + 7x + 3 plus N(0, 1) noise."""
+    rng = random.Random(seed)
+    xs = [rng.uniform(-15.0, 15.0) for _ in range(n)]
+    return xs, [8 * x * x + 7 * x + 3 + rng.gauss(0.0, 1.0) for x in xs]
+
+
+def lab_model(seed: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(1, 10, seed=seed), nn.ReLU(), nn.Linear(10, 6, seed=seed + 1), nn.ReLU(),
+                         nn.Linear(6, 1, seed=seed + 2))
+
+
+def compiled_lab_step(model, xs, ys):
+    """(step, program): one SGD step of the mean L1 loss through the compiled per-sample loss."""
+    x, y = Value(0.0, "x"), Value(0.0, "y")
+    program = scalargrad.compile(nn.l1(model([x]), [y]), [x, y])
+    optimizer = nn.SGD(model.parameters(), lr=0.001)
+    X, Y = np.array(xs), np.array(ys)
+
+    def step():
+        optimizer.zero_grad()
+        loss = program.backward(X, Y, seed=1.0 / len(X))
+        optimizer.step()
+        return loss.mean()
+
+    return step, program
+
+
+def eager_lab_step(model, xs, ys):
+    optimizer = nn.SGD(model.parameters(), lr=0.001)
+
+    def step():
+        loss = sum(nn.l1(model([x]), [y]) for x, y in zip(xs, ys)) * (1.0 / len(xs))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss.data
+
+    return step
+
+
+def torch_lab_step(model, xs, ys):
+    """The lecture's own PyTorch code (float64, one thread), starting from ``model``'s weights."""
+    torch.set_num_threads(1)
+    layers = [torch.nn.Linear(1, 10), torch.nn.ReLU(), torch.nn.Linear(10, 6), torch.nn.ReLU(), torch.nn.Linear(6, 1)]
+    net = torch.nn.Sequential(*layers).double()
+    with torch.no_grad():
+        for ours, theirs in zip([model[0], model[2], model[4]], [layers[0], layers[2], layers[4]]):
+            theirs.weight.copy_(torch.tensor([[w.data for w in row] for row in ours.weight], dtype=torch.float64))
+            theirs.bias.copy_(torch.tensor([b.data for b in ours.bias], dtype=torch.float64))
+    x = torch.tensor(xs, dtype=torch.float64).reshape(-1, 1)
+    y = torch.tensor(ys, dtype=torch.float64).reshape(-1, 1)
+    loss_func, optimizer = torch.nn.L1Loss(), torch.optim.SGD(net.parameters(), lr=0.001)
+
+    def step():
+        optimizer.zero_grad()
+        loss = loss_func(net(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return step
+
+
+# ------------------------------------------------------------ micrograd's demo
+
+
+def compiled_moons_step(model, X, y, lr: float = 0.05, alpha: float = 1e-4):
+    """bench.training_step through a compiled per-sample hinge loss (the L2 term added by hand)."""
+    x0, x1, t = Value(0.0, "x0"), Value(0.0, "x1"), Value(1.0, "y")
+    program = scalargrad.compile((1 + -t * model([x0, x1])).relu(), [x0, x1, t])
+    columns = [np.array([row[0] for row in X]), np.array([row[1] for row in X]), np.array(y, dtype=float)]
+    params = model.parameters()
+
+    def step():
+        for p in params:
+            p.grad = 0.0
+        losses = program.backward(*columns, seed=1.0 / len(X))
+        total = losses.mean() + alpha * sum(p.data * p.data for p in params)
+        for p in params:
+            p.grad += alpha * (p.data + p.data)
+        for p in params:
+            p.data -= lr * p.grad
+        return total
+
+    return step
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats; the lab over 500 epochs")
+    args = parser.parse_args(argv)
+    repeats = 3 if args.quick else 7
+    global torch
+    try:
+        import torch
+    except ImportError:
+        pass
+    print(f"Python {sys.version.split()[0]}, numpy {np.__version__}, "
+          f"PyTorch {torch.__version__ if torch else 'not installed'}; best of {repeats}, CPU time\n")
+
+    xs, ys = lab_data()
+    compiled_step, program = compiled_lab_step(lab_model(), xs, ys)
+    steps = {"compiled": compiled_step, "eager": eager_lab_step(lab_model(), xs, ys)}
+    if torch is not None:
+        steps["pytorch"] = torch_lab_step(lab_model(), xs, ys)
+    losses = {name: [step() for _ in range(3)] for name, step in steps.items()}  # same weights: same losses
+    for name, values in losses.items():
+        gap = max(abs(a - b) / abs(b) for a, b in zip(values, losses["eager"]))
+        print(f"  {name:<9} losses of 3 steps {', '.join(f'{v:.10g}' for v in values)}  (relative gap to eager {gap:.1e})")
+    times = {name: best_time(step, 2 if name == "eager" else repeats, 1 if name == "eager" else 50)
+             for name, step in steps.items()}
+    print(f"\nlecture 003 step ({len(program._nodes)} nodes per sample, 1,000 samples):")
+    for name, t in times.items():
+        print(f"  {name:<9} {t * 1e3:9.3f} ms   {times['eager'] / t:7.1f}x eager"
+              + (f"   {t / times['pytorch']:5.2f}x PyTorch's time" if "pytorch" in times else ""))
+
+    epochs = 500 if args.quick else 5000
+    model = lab_model()
+    t0 = time.process_time()
+    history = nn.fit(model, [[x] for x in xs], ys, "l1", nn.SGD(model.parameters(), lr=0.001), epochs=epochs,
+                     progress=False, compile=True)
+    print(f"  the whole lab, {epochs:,} epochs through nn.fit(compile=True): {time.process_time() - t0:.2f} s "
+          f"(loss {history['loss'][0]:.1f} -> {history['loss'][-1]:.2f})")
+
+    X, y = bench.moons()
+    steps = {"compiled": compiled_moons_step(bench.GenericMLP(Value, 2, [16, 16, 1]), X, y)}
+    eager_model = bench.GenericMLP(Value, 2, [16, 16, 1])
+    steps["eager"] = lambda: bench.training_step(Value, eager_model, X, y).data
+    if bench.micrograd_engine is not None:
+        theirs = bench.GenericMLP(bench.micrograd_engine.Value, 2, [16, 16, 1])
+        steps["micrograd"] = lambda: bench.training_step(bench.micrograd_engine.Value, theirs, X, y).data
+    losses = {name: [step() for _ in range(3)] for name, step in steps.items()}
+    times = {name: best_time(step, repeats, 100 if name == "compiled" else 4) for name, step in steps.items()}
+    print("\nmicrograd's demo step (MLP(2, [16, 16, 1]), 100 moons, hinge + L2, SGD):")
+    for name, t in times.items():
+        gap = max(abs(a - b) / abs(b) for a, b in zip(losses[name], losses["eager"]))
+        print(f"  {name:<9} {t * 1e3:9.3f} ms   {times['eager'] / t:7.1f}x eager"
+              + (f"   {times['micrograd'] / t:7.1f}x micrograd" if "micrograd" in times else "")
+              + f"   (loss gap to eager {gap:.1e})")
+
+
+if __name__ == "__main__":
+    main()

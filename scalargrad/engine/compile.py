@@ -1,0 +1,467 @@
+"""``compile``: trace a graph once and emit its chain rule as straight-line Python.
+
+A compiled program is the graph's forward pass and ``backward()`` unrolled into one line
+per node, each line one entry of the primitive table written out with the node's names::
+
+    q = x + y                 # forward: the table's forward rule
+    f = q * z
+    df = 1.0                  # backward: ∂f/∂f
+    dq += df * z              # ∂f/∂q += ∂f/∂f · (∂f/∂q's local rule, "b")
+    dx += dq * 1.0            # ∂f/∂x += ∂f/∂q · (∂q/∂x's local rule, "1.0")
+
+The same lines run on plain floats (one sample, standard library only) or, rewritten for
+numpy (imported on first use), on 1-D arrays holding a whole batch of samples at once.
+
+Roles of the leaves the output depends on: the ``inputs`` given (data placeholders,
+one value per sample); **constants** (plain numbers mixed into expressions, and nodes
+made only from them), baked into the code as literals; every other leaf is a
+**parameter**, read from its ``.data`` at every call (so an optimizer's updates are seen
+without compiling again), and its gradient is summed over the batch.
+
+The structure is fixed when compiling, as with ``torch.jit.trace`` and ``jax.jit``: a
+Python ``if`` on a Value's data while the graph was built is baked in. Data-dependent
+rules of the table (max, relu, the power rule) stay data-dependent, per sample.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import linecache
+import math
+import re
+import unicodedata
+from typing import NamedTuple
+
+from . import autograd
+from . import primitives as P
+from .context import enable_grad
+from .derivatives import as_values
+from .errors import NonFiniteError
+from .checks import number
+from .value import Constant, Value, apply
+
+_np = None
+
+
+def _numpy():
+    """numpy, imported on first use (the engine itself needs only the standard library)."""
+    global _np
+    if _np is None:
+        try:
+            import numpy
+        except ImportError:  # pragma: no cover - numpy is a dependency of the package
+            raise ImportError("a compiled program runs batches (arrays) with numpy; install it with: pip install numpy") from None
+        _np = numpy
+    return _np
+
+
+def _stable_sigmoid(x):
+    # As the float rule: exp only ever sees -|x|, so it cannot overflow.
+    np = _np
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def numpy_namespace() -> dict:
+    """The table's functions for numpy arrays (elementwise, one sample per entry)."""
+    np = _numpy()
+    return {"exp": np.exp, "log": np.log, "tanh": np.tanh, "sigmoid": _stable_sigmoid, "power": np.power,
+            "where": np.where}
+
+
+class Run(NamedTuple):
+    """What one call computed: the output, the watched nodes' values, ∂output/∂input for
+    each input (per sample) and ∂output/∂parameter for each parameter (summed over the batch)."""
+
+    output: object
+    watched: tuple
+    input_gradients: tuple
+    parameter_gradients: tuple
+
+
+# Names the generated code uses itself, so no node may be called by them.
+_RESERVED = set(P.FUNCTIONS) | {"dot", "full", "zeros", "n", "seed", "finite"}
+
+
+def _identifier(label: str, fallback: str) -> str:
+    name = unicodedata.normalize("NFKC", re.sub(r"\W", "_", label)) if label else ""
+    if not name.isidentifier() or keyword.iskeyword(name) or name in _RESERVED:
+        name = f"{fallback}_{name}" if name and name.isidentifier() else fallback
+    return name
+
+
+def _literal(x: float) -> str:
+    text = repr(float(x))
+    return f"({text})" if text.startswith("-") else text
+
+
+def _paren(text: str) -> str:
+    """``text`` in parentheses unless it is one name or one number."""
+    try:
+        float(text.strip("()"))
+        return text
+    except ValueError:
+        return text if text.isidentifier() else f"({text})"
+
+
+class Program:
+    """A graph compiled to straight-line Python: see :func:`compile`.
+
+    ``Program(output, inputs, watch=())`` also reports the values of the ``watch`` nodes
+    (``run(...).watched``; nn's compiled training reads the model's outputs there).
+    ``inputs`` and ``parameters`` list the program's placeholders and parameters in the
+    order of its gradients.
+    """
+
+    def __init__(self, output, inputs, watch=()):
+        if not isinstance(output, Value):
+            raise TypeError(f"compile() output must be a Value, got {type(output).__name__} {output!r}")
+        self.inputs = as_values(inputs, "compile() inputs")
+        self.watched = as_values(watch, "compile() watch")
+        seen = set()
+        for i, x in enumerate(self.inputs):
+            if x._a is not None:
+                raise ValueError(f"compile() inputs[{i}] must be a leaf (a placeholder such as Value(0.0, 'x')), "
+                                 f"got a node made by {x.op!r}")
+            if isinstance(x, Constant):
+                raise ValueError(f"compile() inputs[{i}] is a Constant (a number mixed into an expression), not a placeholder")
+            if x in seen:
+                raise ValueError(f"compile() inputs[{i}] appears more than once in inputs")
+            seen.add(x)
+        self.output = output
+        self._trace()
+        self._float_forward = self._define(self._float_source(gradients=False, checked=True), P.FLOATS)
+        self._float_backward = self._define(self._float_source(gradients=True, checked=True), P.FLOATS)
+        self._batch = {}
+
+    # ------------------------------------------------------------ tracing
+
+    def _trace(self) -> None:
+        order = autograd.topological_order(self.output)
+        for w in self.watched:
+            known = set(order)
+            order += [v for v in autograd.topological_order(w) if v not in known]
+        inputs = set(self.inputs)
+        self._order = order
+        self._const, self._batched = {}, {}  # node -> literal text; node -> depends on an input
+        params = []
+        for v in order:
+            if v in inputs:
+                self._batched[v] = True
+            elif v._a is None:
+                if isinstance(v, Constant):
+                    self._const[v] = _literal(v.data)
+                else:
+                    params.append(v)
+                self._batched[v] = False
+            elif all(p in self._const for p in v.parents):
+                self._const[v] = _literal(v.data)
+                self._batched[v] = False
+            else:
+                self._batched[v] = any(self._batched[p] for p in v.parents)
+        self.parameters = tuple(params)
+        self._nodes = [v for v in order if v._a is not None and v not in self._const]
+        # The backward pass covers what the output depends on (watched nodes only report values).
+        root = set(autograd.topological_order(self.output))
+        self._backward_nodes = [v for v in order if v in root and v not in self._const]
+        self._names = self._name_nodes()
+
+    def _name_nodes(self) -> dict:
+        """A variable name per non-constant node (its label where it has one) and ``d`` + name for its gradient."""
+        names, used = {}, set(_RESERVED)
+        counters = {"x": 0, "p": 0, "t": 0}
+
+        def fresh(base: str) -> str:
+            name, k = base, 2
+            while name in used or f"d{name}" in used:
+                name, k = f"{base}_{k}", k + 1
+            used.update((name, f"d{name}"))
+            return name
+
+        inputs = set(self.inputs)
+        for v in [*(x for x in self.inputs if x not in self._batched), *self._order]:
+            if v in self._const or v in names:
+                continue
+            kind = "x" if v in inputs else "p" if v._a is None else "t"
+            if v.label:
+                names[v] = fresh(_identifier(v.label, kind))
+            else:
+                counters[kind] += 1
+                names[v] = fresh(f"{kind}{counters[kind]}")
+        return names
+
+    def _text(self, v) -> str:
+        return self._const.get(v) or self._names[v]
+
+    def _forward_line(self, v) -> str:
+        prim = v._prim
+        return f"{self._names[v]} = {P.substitute(prim.forward, dict(zip(prim.inputs, map(self._text, v.parents))))}"
+
+    def _locals(self, v):
+        """(parent, local rule text) for each non-constant parent of ``v``, in argument order."""
+        prim = v._prim
+        mapping = dict(zip(prim.inputs, map(self._text, v.parents)), out=self._names[v])
+        for parent, name, rule in zip(v.parents, prim.inputs, prim.local):
+            if parent not in self._const:
+                reads = P.names_in(rule)
+                batched = any(self._batched[p] for p, x in zip(v.parents, prim.inputs) if x in reads) or (
+                    "out" in reads and self._batched[v])
+                yield parent, P.substitute(rule, mapping), batched
+
+    # ------------------------------------------------------------ the generated code
+
+    def _signature(self, extra: str = "") -> str:
+        names = [self._names[x] for x in self.inputs]
+        names += [self._names[p] for p in self.parameters]
+        return ", ".join([*([extra] if extra else []), *names])
+
+    def _float_source(self, gradients: bool = True, checked: bool = False) -> str:
+        out = self._text(self.output)
+        lines = [f"def {'program' if gradients else 'forward'}({self._signature()}):",
+                 "    # forward pass: one line per node, the table's forward rule"]
+        lines += [f"    {self._forward_line(v)}" for v in self._nodes]
+        watched = ", ".join(map(self._text, self.watched))
+        if not gradients:
+            if checked:
+                lines.append(f"    finite({', '.join(self._names[v] for v in self._nodes)})")
+            lines.append(f"    return {out}, ({watched}{',' if len(self.watched) == 1 else ''})" if self.watched
+                         else f"    return {out}")
+            return "\n".join(lines) + "\n"
+        grads = [v for v in self._backward_nodes if v is not self.output]
+        lines.append(f"    # backward pass (chain rule): d<v> = ∂{out}/∂<v>; each += adds ∂{out}/∂node · ∂node/∂v")
+        if self.output in self._names:
+            lines.append(f"    d{out} = 1.0")
+            for start in range(0, len(grads), 10):
+                lines.append(f"    {' = '.join(f'd{self._names[v]}' for v in grads[start:start + 10])} = 0.0")
+        for v in reversed(self._backward_nodes):
+            if v._a is not None:
+                lines += [f"    d{self._names[p]} += d{self._names[v]} * {_paren(local)}" for p, local, _ in self._locals(v)]
+        if checked:
+            every = [self._names[v] for v in self._nodes] + [f"d{self._names[v]}" for v in self._backward_nodes]
+            lines.append(f"    finite({', '.join(every)})")
+        shown = f"({watched}{',' if len(self.watched) == 1 else ''}), " if self.watched else ""
+        lines.append(f"    return {out}, {shown}({self._gradient_list('0.0')})")
+        return "\n".join(lines) + "\n"
+
+    def _gradient_list(self, zero: str) -> str:
+        reached = set(self._backward_nodes)
+        grads = [f"d{self._names[x]}" if x in reached else zero for x in self.inputs]
+        grads += [f"d{self._names[p]}" if p in reached else "0.0" for p in self.parameters]
+        return ", ".join(grads) + ("," if len(grads) == 1 else "")
+
+    def _batch_source(self, gradients: bool) -> str:
+        """The numpy version: parameters and the nodes made only from them stay scalars; a
+        parameter's gradient is summed over the batch as it is passed on (``dot(dq, x)``)."""
+        out = self._text(self.output)
+        lines = [f"def batch_{'program' if gradients else 'forward'}({self._signature('n, seed')}):"]
+        lines += [f"    {self._forward_line(v)}" for v in self._nodes]
+        spread = lambda v: self._text(v) if self._batched.get(v) else f"full(n, {self._text(v)})"  # noqa: E731
+        watched = "".join(f"{spread(v)}, " for v in self.watched)
+        if not gradients:
+            lines.append(f"    return {spread(self.output)}, ({watched})" if self.watched else f"    return {spread(self.output)}")
+            return "\n".join(lines) + "\n"
+        if self.output in self._names:
+            lines.append(f"    d{out} = full(n, seed)" if self._batched[self.output] else f"    d{out} = seed * n")
+        assigned = {self.output}
+        for v in reversed(self._backward_nodes):
+            if v._a is None:
+                continue
+            g = f"d{self._names[v]}"
+            for p, local, local_batched in self._locals(v):
+                if self._batched[p] or not self._batched[v]:
+                    term = g if local == "1.0" else f"{g} * {_paren(local)}"
+                elif local_batched:
+                    term = f"dot({g}, {local})"
+                else:
+                    term = f"{g}.sum()" if local == "1.0" else f"{g}.sum() * {_paren(local)}"
+                name = f"d{self._names[p]}"
+                lines.append(f"    {name} = {name} + {term}" if p in assigned else f"    {name} = {term}")
+                assigned.add(p)
+        shown = f"({watched}), " if self.watched else ""
+        lines.append(f"    return {spread(self.output)}, {shown}({self._gradient_list('zeros(n)')})")
+        return "\n".join(lines) + "\n"
+
+    def _define(self, source: str, namespace: dict):
+        scope = dict(namespace)
+        scope["finite"] = _require_finite
+        if namespace is not P.FLOATS:
+            np = _np
+            scope.update(dot=np.dot, full=np.full, zeros=np.zeros)
+        filename = f"<compiled {self._text(self.output)} #{id(self)}:{len(linecache.cache)}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        exec(builtins.compile(source, filename, "exec"), scope)  # noqa: S102 - generated from the table's checked text
+        return scope[source[4:source.index("(")]]
+
+    @property
+    def source(self) -> str:
+        """The generated Python for one sample of floats: the forward pass, then the backward
+        pass, one line per node, named after the nodes' labels (``print(program)`` shows it)."""
+        return self._float_source()
+
+    @property
+    def batch_source(self) -> str:
+        """The numpy version of ``source`` that runs on arrays (a whole batch per line)."""
+        return self._batch_source(gradients=True)
+
+    def __str__(self) -> str:
+        return self.source
+
+    def __repr__(self) -> str:
+        names = ", ".join(self._names[x] for x in self.inputs)
+        return (f"<compiled program: {len(self._nodes)} nodes, inputs ({names}), "
+                f"{len(self.parameters)} parameter(s); print() it to read its code>")
+
+    # ------------------------------------------------------------ running
+
+    def __call__(self, *args):
+        """The output for these inputs: a float for floats, an array of N outputs for arrays of N samples."""
+        return self.run(*args, gradients=False).output
+
+    def grad(self, *args) -> tuple:
+        """``(output, input_gradients)``: ∂output/∂input for each input, per sample. No ``.grad`` changes."""
+        run = self.run(*args)
+        return run.output, run.input_gradients
+
+    def backward(self, *args, seed: float = 1.0):
+        """The output; adds to each parameter's ``.grad`` what eager ``backward()`` would add,
+        summed over the batch (or nothing, raising NonFiniteError, if any number is not finite).
+
+        ``seed`` is ∂loss/∂output for every sample (1.0: the output is the loss)."""
+        return self.run(*args, seed=seed, accumulate=True).output
+
+    def run(self, *args, gradients: bool = True, seed: float = 1.0, accumulate: bool = False) -> Run:
+        """The output, the watched values and (with ``gradients``) the input and parameter
+        gradients (see :class:`Run`); with ``accumulate`` the parameter gradients are also
+        added to ``.grad`` (what ``backward`` does), else nothing is written."""
+        columns, n = self._arguments(args)
+        seed = number(seed, "seed")
+        params = [p.data for p in self.parameters]
+        if n is None:
+            run = self._run_floats(columns, params, gradients, seed)
+        else:
+            run = self._run_batch(columns, n, params, gradients, seed)
+        if accumulate and gradients:
+            self._accumulate(run.parameter_gradients)
+        return run
+
+    def _accumulate(self, gradients) -> None:
+        with autograd._writing:
+            new = [p.grad + g for p, g in zip(self.parameters, gradients)]
+            for p, g in zip(self.parameters, new):
+                if not math.isfinite(g):
+                    raise NonFiniteError(f"backpropagation: the gradient of the parameter {p!r} summed over the batch "
+                                         f"would be {g!r}, not a finite number; no .grad was changed")
+            for p, g in zip(self.parameters, new):
+                p.grad = g
+
+    def _arguments(self, args):
+        if len(args) != len(self.inputs):
+            raise TypeError(f"this program takes {len(self.inputs)} input(s) "
+                            f"({', '.join(self._names[x] for x in self.inputs)}), got {len(args)}")
+        columns, n = [], None
+        for i, (a, x) in enumerate(zip(args, self.inputs)):
+            what = f"input {i} ({self._names[x]})"
+            if type(a).__module__ == "numpy" and type(a).__name__ == "ndarray":
+                np = _numpy()
+                if a.ndim != 1:
+                    raise ValueError(f"{what} must be a number or a 1-D array (one sample per entry), got a {a.ndim}-D array of shape {a.shape}")
+                if a.dtype.kind not in "iuf":
+                    raise TypeError(f"{what} must hold real numbers, got an array of dtype {a.dtype}")
+                if len(a) == 0:
+                    raise ValueError(f"{what} is an empty array; a batch needs at least one sample")
+                if n is not None and len(a) != n:
+                    raise ValueError(f"the input arrays must all have the same length; {what} has {len(a)}, an earlier one {n}")
+                n = len(a)
+                a = a.astype(np.float64)
+                bad = np.flatnonzero(~np.isfinite(a))
+                if len(bad):
+                    raise ValueError(f"{what} must hold finite numbers, got {a[bad[0]]!r} at index {bad[0]}")
+            else:
+                a = number(a, f"{what} (a number, or a 1-D numpy array for a batch)")
+            columns.append(a)
+        return columns, n
+
+    def _run_floats(self, values, params, gradients, seed, sample=None) -> Run:
+        function = self._float_backward if gradients else self._float_forward
+        try:
+            result = function(*values, *params)
+        except (ArithmeticError, ValueError):
+            self._replay(values, gradients, sample)  # raises eager's error for these numbers
+            raise
+        out, watched, grads = self._parts(result, gradients)
+        if gradients and seed != 1.0:
+            grads = tuple(g * seed for g in grads)
+        k = len(self.inputs)
+        return Run(out, watched, grads[:k], grads[k:])
+
+    def _parts(self, result, gradients) -> tuple:
+        """(output, watched values, gradients) from what a generated function returned."""
+        if self.watched:
+            return result if gradients else (*result, ())
+        return (result[0], (), result[1]) if gradients else (result, (), ())
+
+    def _run_batch(self, columns, n, params, gradients, seed) -> Run:
+        np = _numpy()
+        function = self._batch.get(gradients)
+        if function is None:
+            function = self._batch[gradients] = self._define(self._batch_source(gradients), numpy_namespace())
+        columns = [np.full(n, c) if isinstance(c, float) else c for c in columns]  # numbers broadcast
+        args = (n, seed, *columns, *map(np.float64, params))
+        try:
+            with np.errstate(all="raise", under="ignore"):
+                result = function(*args)
+        except (ArithmeticError, ValueError):
+            # Find the first sample whose numbers are not finite, and raise eager's error for it.
+            for i in range(n):
+                self._run_floats([float(c[i]) for c in columns], params, gradients, 1.0, i)
+            with np.errstate(all="ignore"):  # only a branch that where() did not take failed
+                result = function(*args)
+        out, watched, grads = self._parts(result, gradients)
+        k = len(self.inputs)
+        grads = tuple(g.copy() if any(g is h for h in grads[:i]) else g for i, g in enumerate(grads[:k])) + tuple(
+            float(g) for g in grads[k:])
+        return Run(out, tuple(watched), grads[:k], grads[k:])
+
+    def _replay(self, values, gradients, sample) -> None:
+        """Build this sample's graph eagerly (the graph compiled is not touched) and raise the
+        engine's own NonFiniteError, naming the operation, and the sample in a batch."""
+        made = {x: Value(v, x.label) for x, v in zip(self.inputs, values)}
+        try:
+            with enable_grad():
+                for v in self._order:
+                    if v not in made:
+                        made[v] = v if v._a is None or v in self._const else apply(v._prim, *(made[p] for p in v.parents))
+                if gradients:
+                    autograd.float_gradients(autograd.topological_order(made[self.output]))
+        except NonFiniteError as error:
+            where = f"sample {sample}: " if sample is not None else ""
+            raise NonFiniteError(f"{where}{error}") from None
+        raise NonFiniteError(f"{'sample %d: ' % sample if sample is not None else ''}the compiled program computed a "
+                             "number that is not finite")
+
+
+def _require_finite(*numbers_) -> None:
+    if not all(map(math.isfinite, numbers_)):
+        raise FloatingPointError("a number is not finite")
+
+
+def compile(output, inputs) -> Program:  # noqa: A001 - scalargrad.compile, as torch.compile
+    """Compile the graph of ``output`` to straight-line Python, for the placeholders ``inputs``.
+
+    ``inputs``: the leaf Values that stand for one sample's data (x, y). Every other leaf
+    the output depends on is a parameter (read from ``.data`` at each call) or a constant
+    (a plain number in an expression; baked in). Then, with floats or 1-D numpy arrays
+    (a batch of samples, all the same length)::
+
+        program(*args)           # the output
+        program.grad(*args)      # (output, ∂output/∂input for each input), per sample
+        program.backward(*args)  # the output; each parameter's .grad += ∂output/∂parameter, summed
+        print(program)           # the code: one line per node, forward then backward
+
+    The results equal building the graph eagerly for each sample and calling ``backward()``
+    (interior nodes get no ``.grad``). A number that is not finite raises NonFiniteError
+    naming the operation (and the sample), changing nothing. The structure is fixed now:
+    a Python ``if`` on a Value's data taken while the graph was built is baked in.
+    """
+    return Program(output, inputs)
