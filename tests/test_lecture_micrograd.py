@@ -12,7 +12,7 @@ import math
 import pickle
 import random
 import sys
-import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from draw_helpers import dot_edges, dot_nodes
@@ -79,8 +79,9 @@ def test_draw_dot_from_scalargrad_shows_the_lectures_labels_and_ops():
 # ------------------------------------------------------------------ the neuron, by hand
 
 
-def neuron(tanh=None):
-    """The lecture's two-input neuron with b chosen so that o = tanh(n) = 1/√2."""
+def neuron(Value=Value, tanh=None):
+    """The lecture's two-input neuron with b chosen so that o = tanh(n) = 1/√2, its tanh
+    n.tanh() or ``tanh(n)``, made of ``Value`` (scalargrad's, or the lecture's class below)."""
     x1 = Value(2.0, label="x1")
     x2 = Value(0.0, label="x2")
     w1 = Value(-3.0, label="w1")
@@ -92,6 +93,12 @@ def neuron(tanh=None):
     n = x1w1x2w2 + b; n.label = "n"  # noqa: E702
     o = n.tanh() if tanh is None else tanh(n); o.label = "o"  # noqa: E702
     return dict(x1=x1, x2=x2, w1=w1, w2=w2, b=b, x1w1=x1w1, x2w2=x2w2, x1w1x2w2=x1w1x2w2, n=n, o=o)
+
+
+def tanh_by_exp(n):
+    """tanh(n) = (e²ⁿ − 1) / (e²ⁿ + 1), through exp, ** −1 and /, as the lecture rewrites it."""
+    e = (2 * n).exp(); e.label = "e"  # noqa: E702
+    return (e - 1) / (e + 1)
 
 
 def assert_the_lectures_neuron_gradients(v):
@@ -117,22 +124,7 @@ def test_the_manual_backward_pass_calls_backward_on_scalargrads_own_nodes():
 
 def test_the_lectures_topological_sort_and_backward_loop_on_scalargrads_nodes():
     v = neuron()
-    o = v["o"]
-    topo = []
-    visited = set()
-
-    def build_topo(node):
-        if node not in visited:
-            visited.add(node)
-            for child in node._prev:
-                build_topo(child)
-            topo.append(node)
-
-    build_topo(o)
-    assert set(topo) == set(topological_order(o))
-    o.grad = 1.0
-    for node in reversed(topo):
-        node._backward()
+    LectureValue.lecture_backward(v["o"])  # build_topo over _prev, then node._backward() in reverse
     assert_the_lectures_neuron_gradients(v)
     manual = {k: x.grad for k, x in v.items()}
     w = neuron()
@@ -246,29 +238,10 @@ class LectureValue(scalargrad.Value):
             node._backward()
 
 
-def lecture_neuron(decomposed: bool):
-    x1 = LectureValue(2.0, label="x1")
-    x2 = LectureValue(0.0, label="x2")
-    w1 = LectureValue(-3.0, label="w1")
-    w2 = LectureValue(1.0, label="w2")
-    b = LectureValue(6.8813735870195432, label="b")
-    x1w1 = x1 * w1; x1w1.label = "x1*w1"  # noqa: E702
-    x2w2 = x2 * w2; x2w2.label = "x2*w2"  # noqa: E702
-    x1w1x2w2 = x1w1 + x2w2; x1w1x2w2.label = "x1*w1 + x2*w2"  # noqa: E702
-    n = x1w1x2w2 + b; n.label = "n"  # noqa: E702
-    if decomposed:  # tanh(n) = (e^2n - 1) / (e^2n + 1), through exp, **-1 and /
-        e = (2 * n).exp(); e.label = "e"  # noqa: E702
-        o = (e - 1) / (e + 1)
-    else:
-        o = n.tanh()
-    o.label = "o"
-    return dict(x1=x1, x2=x2, w1=w1, w2=w2, b=b, x1w1=x1w1, x2w2=x2w2, x1w1x2w2=x1w1x2w2, n=n, o=o)
-
-
 @pytest.mark.parametrize("decomposed", [False, True], ids=["tanh", "exp-pow-truediv"])
 @pytest.mark.parametrize("backward", ["scalargrad", "lecture"])
 def test_the_lectures_closures_give_the_lectures_gradients(decomposed, backward):
-    v = lecture_neuron(decomposed)
+    v = neuron(LectureValue, tanh_by_exp if decomposed else None)
     o = v["o"]
     assert o.is_leaf is False and o.primitive is None
     if backward == "scalargrad":
@@ -283,7 +256,7 @@ def test_the_lectures_closures_give_the_lectures_gradients(decomposed, backward)
 
 
 def test_draw_dot_shows_closure_nodes_with_their_op_names_and_edge_labels():
-    v = lecture_neuron(decomposed=True)
+    v = neuron(LectureValue, tanh_by_exp)
     v["o"].backward()
     source = draw_dot(v["o"], edge_labels=True).source
     labels = [label for label, _ in dot_nodes(source).values()]
@@ -332,50 +305,18 @@ def test_a_closure_that_overwrites_gives_what_it_says_and_backward_still_accumul
     assert a.grad == 3.0 * 1.0 + 6.0
 
 
-def lecture_tanh(self):
-    """The lecture's tanh, as a function to patch onto scalargrad's Value (or call on one)."""
-    x = self.data
-    t = (math.exp(2 * x) - 1) / (math.exp(2 * x) + 1)
-    out = Value(t, (self,), "tanh")
-
-    def _backward():
-        self.grad += (1 - t**2) * out.grad
-
-    out._backward = _backward
-    return out
-
-
 def test_the_lectures_ops_as_monkey_patched_methods_mix_with_the_tables_nodes(monkeypatch):
-    def exp(self):
-        out = Value(math.exp(self.data), (self,), "exp")
-
-        def _backward():
-            self.grad += out.data * out.grad
-
-        out._backward = _backward
-        return out
-
-    def __pow__(self, other):
-        out = Value(self.data**other, (self,), f"**{other}")
-
-        def _backward():
-            self.grad += other * (self.data ** (other - 1)) * out.grad
-
-        out._backward = _backward
-        return out
-
-    def __truediv__(self, other):
-        return self * other**-1
-
-    for name, method in (("tanh", lecture_tanh), ("exp", exp), ("__pow__", __pow__), ("__truediv__", __truediv__)):
-        monkeypatch.setattr(Value, name, method)
+    # Value.tanh = tanh, as a learner patches the lecture's methods onto a class: here the
+    # lecture's methods onto scalargrad's own Value (undone after the test).
+    for name in ("tanh", "exp", "__pow__"):
+        monkeypatch.setattr(Value, name, getattr(LectureValue, name))
 
     v = neuron()  # + and * from the table, tanh from the closure
     assert v["o"].op == "tanh" and v["o"].primitive is None and v["n"].primitive is not None
     v["o"].backward()
     assert_the_lectures_neuron_gradients(v)
 
-    v = neuron(tanh=lambda n: ((2 * n).exp() - 1) / ((2 * n).exp() + 1))
+    v = neuron(tanh=tanh_by_exp)
     v["o"].backward()
     assert_the_lectures_neuron_gradients(v)
 
@@ -413,20 +354,17 @@ def test_closure_nodes_against_finite_differences_and_the_table():
 def test_two_threads_backpropagating_a_graph_with_closures_leave_what_running_in_turn_leaves():
     xs = [Value(0.1 * (i + 1), f"x{i}") for i in range(4)]
     out = Value(0.0)
-    for i in range(60):
-        out = out + lecture_tanh(xs[i % 4] * xs[(i + 1) % 4])
+    for i in range(60):  # closure nodes (the lecture's tanh) between the table's * and sigmoid
+        out = out + LectureValue.tanh(xs[i % 4] * xs[(i + 1) % 4]).sigmoid()
     out.backward()
     once = [x.grad for x in xs]
     for x in xs:
         x.grad = 0.0
     switch = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
+    sys.setswitchinterval(1e-6)  # threads switch every few microseconds, inside closure steps too
     try:
-        threads = [threading.Thread(target=lambda: [out.backward() for _ in range(10)]) for _ in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda _: [out.backward() for _ in range(10)], range(2)))
     finally:
         sys.setswitchinterval(switch)
     for x, g in zip(xs, once):

@@ -504,9 +504,9 @@ def _fields(node: Value) -> tuple:
     """Everything a node is, but its attributes: what pickling and copying carry over."""
     if node._prim is None and "_backward" in (_attributes(node) or ()):
         raise TypeError(
-            f"cannot pickle or copy {f'the {node.op!r} node' if node.op else 'the leaf'} {_describe(node)}: its _backward is a closure over the "
-            "nodes it was made with, which a copy cannot point at (nodes made by the table, or by your own "
-            "primitive() and apply(), pickle and copy)"
+            f"cannot pickle or copy the {node.op + ' ' if node.op else ''}node {_describe(node)}: its _backward is a "
+            "closure over the nodes it was made with, which a copy cannot point at (nodes made by the table, or by "
+            "your own primitive() and apply(), pickle and copy)"
         )
     recorded = (node._da, node._db) if node._prim is not None and node._a is not None else None
     return type(node), node.data, node.grad, node.label, node._prim, node._scope, node._a, node._b, recorded
