@@ -559,6 +559,13 @@ def test_pickling_keeps_identity_across_roots_and_leaves_no_state_behind(deep_gr
     d, e = copy.deepcopy([y, mid])
     assert d.parents[0].parents[0] is e
     assert not scalargrad.engine.value._pickling.listed  # every root's listing was closed
+    # A pickling that fails half-way (an attribute pickle cannot write) leaves ids listed;
+    # the next pickling of any part of the graph still never recurses deeply.
+    x.unpicklable = lambda: None
+    with pytest.raises((pickle.PicklingError, AttributeError)):
+        pickle.dumps(y)
+    del x.unpicklable
+    assert pickle.loads(pickle.dumps(mid)).data == mid.data
     # A shallow copy is a new node on the same parents.
     s = copy.copy(y)
     assert s is not y and s.parents == y.parents and s.data == y.data
@@ -640,12 +647,13 @@ def test_a_closure_node_without_backward_is_refused_and_nothing_changes():
 
 def test_backward_cannot_be_set_on_the_tables_nodes_nor_be_anything_but_a_function():
     a = Value(2.0)
-    with pytest.raises(TypeError, match=r"cannot set _backward on a node made by an operation \(\*\)"):
+    with pytest.raises(TypeError, match=r"cannot set _backward on a node made by the table's '\*', whose derivative"):
         (a * a)._backward = lambda: None
     with no_grad():
         made = a * a
-    with pytest.raises(TypeError, match="under no_grad"):
-        made._backward = lambda: None
+    for node in (made, (a * 2).parents[1]):
+        with pytest.raises(TypeError, match="made by an operation under no_grad, or a Constant"):
+            node._backward = lambda: None
     node = Value(4.0, (a,), "sq")
     with pytest.raises(TypeError, match="must be a function taking no arguments, got float 1.0"):
         node._backward = 1.0
@@ -696,9 +704,10 @@ def test_closure_nodes_are_refused_by_pickle_and_copy_and_leave_no_state_behind(
     out = Value(4.0, (a,), "sq")
     out._backward = lambda: None
     y = out * 2.0
+    listed = set(scalargrad.engine.value._pickling.listed)
     for attempt in (lambda: pickle.dumps(y), lambda: copy.deepcopy(y), lambda: copy.copy(out), lambda: pickle.dumps(a)):
         with pytest.raises(TypeError, match="cannot pickle or copy the .*_backward is a closure"):
             attempt()
-    assert not scalargrad.engine.value._pickling.listed
+    assert scalargrad.engine.value._pickling.listed == listed  # refused before listing anything
     del out._backward, a._backward  # without closures the graph pickles (the op name travels)
     assert pickle.loads(pickle.dumps(y)).parents[0].op == "sq"

@@ -321,9 +321,10 @@ class Value:
         if not callable(closure):
             raise TypeError(f"_backward must be a function taking no arguments, got {type(closure).__name__} {closure!r}")
         if self._prim is not None or not hasattr(self, "__dict__"):
+            made = f"the table's {self.op!r}, whose derivative it is" if self._prim else "an operation under no_grad, or a Constant"
             raise TypeError(
-                f"cannot set _backward on a node made by an operation ({self.op or 'under no_grad'}): its derivative is "
-                "the table's; set it on a node you make from its parents, Value(data, _children, _op), as micrograd does"
+                f"cannot set _backward on a node made by {made}; set it on a node you make from its parents, "
+                "Value(data, _children, _op), as micrograd does"
             )
         self.__dict__["_backward"] = closure
 
@@ -544,12 +545,16 @@ def _write_ancestors_first(node: Value) -> tuple:
     Nodes met more than once are written once (pickle's memo), so identity is kept, across
     several roots in one pickle too. Returns (the list or None, a mark that ends the listing
     once pickle reaches it, or None).
+
+    A listed node whose parents are still listed was not reached parents first (a pickling
+    that failed half-way left its ids behind, or a parent was written before the list): it
+    lists its own graph, so the depth of pickle's recursion never depends on these ids.
     """
     listed = _pickling.listed
-    if id(node) in listed:
-        listed.discard(id(node))
-        return None, None
     if node._a is None:
+        return None, None
+    if id(node) in listed and id(node._a) not in listed and id(node._b) not in listed:
+        listed.discard(id(node))
         return None, None
     ahead = autograd.topological_order(node)
     ahead.pop()
