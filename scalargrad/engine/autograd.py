@@ -167,6 +167,7 @@ def _closure_of(node) -> Callable:
 def _name(node) -> str:
     return f"the node '{node.label}'" if node.label else f"the node made by {node.op!r}" if node.op else "a leaf"
 
+
 def float_gradients(order: list) -> dict:
     """``chain_rule`` with recorded floats, refused (NonFiniteError) if any gradient is not finite."""
     grads = chain_rule(order, 1.0)
