@@ -623,6 +623,30 @@ def test_the_constructor_refuses(args, kwargs, error, message):
         Value(*args, **kwargs)
 
 
+def test_a_subclass_setting_prev_or_op_itself_is_told_to_call_the_constructor():
+    class Typed(Value):
+        def __init__(self, data, _children=(), _op="", label=""):  # the lecture's own __init__
+            self.data = data
+            self.grad = 0.0
+            self._prev = set(_children)
+            self._op = _op
+            self.label = label
+
+    with pytest.raises(AttributeError, match=r"call.* super\(\).__init__\(data, _children, _op, label\)"):
+        Typed(1.0)
+
+    class Calling(Value):
+        def __init__(self, data, _children=(), _op="", label=""):
+            super().__init__(data, _children, _op, label)
+            self._backward = lambda: None  # as micrograd's __init__ does, leaves included
+
+    a = Calling(2.0, label="a")
+    t = Calling(4.0, (a,), "sq")
+    t._backward = lambda: setattr(a, "grad", a.grad + 2 * a.data * t.grad)
+    t.backward()
+    assert (t._op, t._prev, a.grad) == ("sq", (a,), 4.0)
+
+
 def test_the_constructor_forms_that_work():
     a = Value(2.0, "a")
     assert (a.label, a.op, a.parents) == ("a", "", ())

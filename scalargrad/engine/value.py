@@ -298,9 +298,16 @@ class Value:
         """The dotted scope name this node was made in ('' outside any ``scope()``)."""
         return self._scope
 
-    # micrograd and the lecture notebooks read these names.
-    _prev = parents
-    _op = op
+    # micrograd and the lecture notebooks read these names; they are set by the constructor.
+    def _set_by_the_constructor(self, value) -> None:
+        raise AttributeError(
+            "_prev and _op are set by Value(data, _children, _op): a subclass's __init__ calls "
+            "super().__init__(data, _children, _op, label) instead of setting them"
+        )
+
+    _prev = property(parents.fget, _set_by_the_constructor, doc="micrograd's name for ``parents``.")
+    _op = property(op.fget, _set_by_the_constructor, doc="micrograd's name for ``op``.")
+    del _set_by_the_constructor
 
     @property
     def _backward(self):
