@@ -10,7 +10,8 @@ Workloads (Python's garbage collector left on, as users have it):
          and one step alone after a gc.collect() (micrograd's garbage then goes uncollected)
   chain  a chain of multiplications, forward + backward
   sum    a wide sum() of Values, forward + backward
-  memory bytes allocated per graph node while building the step's graph (tracemalloc)
+  memory bytes allocated per graph node while building the step's graph (tracemalloc), and per
+         Value made with Value(x) (the Values that take attributes of the user's own)
   depth  the longest chain backward() handles under the default recursion limit
   scope  the cost of the scope() bookkeeping in the step when nobody draws, and the step
          with scalargrad's own nn.MLP (which opens a scope per module)
@@ -193,6 +194,20 @@ def bytes_per_node(Value, X, y) -> tuple[float, int]:
     return (after - before) / nodes, count_nodes(total)
 
 
+def bytes_per_leaf(Value, n: int = 10_000) -> float:
+    """Bytes allocated per Value made with Value(x) (inputs, parameters: the Values that take attributes)."""
+    numbers = [float(i) + 0.5 for i in range(n)]
+    leaves = [None] * n
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for i, x in enumerate(numbers):
+        leaves[i] = Value(x)
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return (after - before) / n
+
+
 def max_depth(Value, limit: int = 10**6) -> int:
     """The longest chain whose backward() succeeds, by doubling then bisection (capped at ``limit``)."""
 
@@ -246,6 +261,7 @@ def main(argv=None) -> None:
             results[name][key] = best[name]
     for name, Value in engines.items():
         results[name]["bytes"], results[name]["nodes"] = bytes_per_node(Value, X, y)
+        results[name]["leaf"] = bytes_per_leaf(Value)
         results[name]["depth"] = max_depth(Value)
 
     def row(label, key, fmt, better="lower"):
@@ -262,6 +278,7 @@ def main(argv=None) -> None:
     row("chain of 400 multiplications, fwd+bwd", "chain", lambda t: f"{t * 1e6:.0f} us")
     row("sum() of 400 Values, fwd+bwd", "sum", lambda t: f"{t * 1e6:.0f} us")
     row("bytes per graph node (step's graph)", "bytes", lambda b: f"{b:.0f} B")
+    row("bytes per Value(x) made by the user", "leaf", lambda b: f"{b:.0f} B")
     row("nodes in the step's graph", "nodes", lambda n: f"{n:,.0f}", better="higher")
     row("deepest chain backward() handles", "depth", lambda d: f"{d:,}" if d < 10**6 else ">= 1,000,000", better="higher")
 

@@ -20,10 +20,16 @@ from scalargrad.engine import primitives as P
 # ------------------------------------------------------------ helpers
 
 
-def close(a, b, rel=1e-12):
+def close(a, b, rel=1e-12, atol=1e-300):
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     assert a.shape == b.shape
-    assert np.allclose(a, b, rtol=rel, atol=1e-300), (a, b)
+    assert np.allclose(a, b, rtol=rel, atol=atol), (a, b)
+
+
+# numpy's exp/tanh may differ from math's in the last bit, and a local rule such as 1 − tanh²
+# near saturation turns that bit into ~1e-11 relative (found by hypothesis: tanh(exp(1.703125))).
+# Batch gradients are therefore held to 1e-12 relative or 1e-14 absolute.
+BATCH_GRADIENT_ATOL = 1e-14
 
 
 def eager(build, params, samples):
@@ -79,7 +85,7 @@ def check_against_eager(build, n_inputs, params, samples):
     out, grads = program.grad(*columns)
     close(out, [w[0] for w in expected])
     for i in range(n_inputs):
-        close(grads[i], [w[1][i] for w in expected])
+        close(grads[i], [w[1][i] for w in expected], atol=BATCH_GRADIENT_ATOL)
     program.backward(*columns)
     for p, g0, want in zip(params, start, eager_grads):
         close(p.grad - g0, want, rel=1e-9)

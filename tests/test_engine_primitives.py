@@ -361,7 +361,7 @@ def test_gradcheck_accepts_values_and_leaves_their_grad_alone():
 # Each primitive's node maker is generated from its text (for speed); it must make exactly the
 # node the table's rule functions describe.
 @pytest.mark.parametrize("x0, y0", [(1.5, -2.25), (0.5, 3.0), (-1e-300, 1e-10), (1e154, 1e154), (7.0, 7.0)])
-@pytest.mark.parametrize("name", ["+", "*", "exp", "1/x", "max", "log", "relu", "sigmoid", "tanh", "**2", "**-1", "**0.5"])
+@pytest.mark.parametrize("name", ["+", "*", "exp", "1/x", "max", "log", "relu", "sigmoid", "tanh", "**", "**2", "**-1", "**0.5"])
 def test_every_node_maker_makes_the_tables_node(name, x0, y0):
     from scalargrad import apply
     from scalargrad.engine.primitives import primitive_named
@@ -391,3 +391,22 @@ def test_add_and_mul_refuse_overflow_like_the_other_primitives(op, name):
     a, b = Value(1.5e308, "a"), Value(1.5e308)
     with pytest.raises(NonFiniteError, match=rf"^{re.escape(name)}: 1.5e\+308 {re.escape(name)} 1.5e\+308 = inf.*'a'"):
         op(a, b)
+
+
+def test_a_user_primitive_draws_under_its_name_pickles_and_copies_as_the_registered_entry():
+    import copy
+    import pickle
+
+    from draw_helpers import dot_nodes
+
+    from scalargrad import apply, draw, grad, primitive
+
+    softplus = primitive("softplus", ("x",), "log(1.0 + exp(x))", ("sigmoid(x)",))
+    x = Value(0.5, "x")
+    y = apply(softplus, x) * x
+    assert "softplus" in [label for label, _ in dot_nodes(draw(y, edge_labels=True).source).values()]
+    for clone in (pickle.loads(pickle.dumps(y)), copy.deepcopy(y)):
+        node = clone.parents[0]
+        assert node.primitive is softplus and node.op == "softplus" and node.local_grads == apply(softplus, x).local_grads
+        d2, = grad(grad(clone, [clone.parents[1]], create_graph=True)[0], [clone.parents[1]])
+        assert d2.data == grad(grad(y, [x], create_graph=True)[0], [x])[0].data

@@ -37,6 +37,12 @@ def as_values(items, what: str, ordered: bool = True) -> tuple:
 def _value_locals(node) -> tuple:
     """(∂node/∂a, ∂node/∂b) as Values: the node's local rule applied to its parents (and to
     the node itself as ``out``); ∂node/∂b is None for a unary node."""
+    if node._prim is None:
+        raise TypeError(
+            f"grad(create_graph=True) cannot differentiate the {node.op!r} node with data {node.data!r} again: it was made "
+            "by user code, and its _backward closure computes numbers, not a graph; make it with primitive() and "
+            "apply() to get its derivatives as graphs"
+        )
     _, local = node._prim.functions(P.VALUES)
     derivatives = local(*node.parents, node)
     return derivatives if len(derivatives) == 2 else (derivatives[0], None)
@@ -50,6 +56,8 @@ def grad(output, inputs: "Value | Sequence", create_graph: bool = False) -> tupl
     With ``create_graph=True`` the gradients are built from Values by the same table
     of local derivatives, so they are graphs themselves and can be differentiated
     again: ``dx, = grad(y, [x], create_graph=True); d2x, = grad(dx, [x])`` gives ∂²y/∂x².
+    A node made by user code with a ``_backward`` closure is refused there (TypeError);
+    without ``create_graph`` its closure is run as in ``backward()``.
     """
     if not isinstance(output, Value):
         raise TypeError(f"grad() output must be a Value, got {type(output).__name__} {output!r}")

@@ -198,9 +198,11 @@ LOG = primitive("log", ("x",), "log(x)", ("1.0 / x",), domain="x > 0")
 RELU = primitive("relu", ("x",), "where(x > 0.0, x, 0.0)", ("where(x > 0.0, 1.0, 0.0)",))
 SIGMOID = primitive("sigmoid", ("x",), "sigmoid(x)", ("out * (1.0 - out)",))
 TANH = primitive("tanh", ("x",), "tanh(x)", ("1.0 - out * out",))
+# a ** b with a Value exponent: exp(b·ln a), defined for a > 0 (Value.__pow__ refuses a ≤ 0).
+POWER = primitive("**", ("a", "b"), "power(a, b)", ("b * power(a, b - 1.0)", "out * log(a)"), domain="a > 0")
 
 #: Every fixed primitive, in the order the README's table lists them.
-TABLE: tuple[Primitive, ...] = (ADD, MUL, EXP, RECIPROCAL, MAX, LOG, RELU, SIGMOID, TANH)
+TABLE: tuple[Primitive, ...] = (ADD, MUL, EXP, RECIPROCAL, MAX, LOG, RELU, SIGMOID, TANH, POWER)
 
 
 @lru_cache(maxsize=256)

@@ -4,13 +4,19 @@ A node stores its number (``data``), its gradient (``grad``), the primitive that
 its parents, and the local derivatives ∂node/∂parent, worked out when the node is made
 (as the slides write them on each gate during the forward pass). There is no closure per
 node, so a graph holds no reference cycles and is freed as soon as the last reference goes.
+
+Nodes can also be made the way micrograd and the "building micrograd" lecture make them,
+``Value(data, (parents...), 'op')`` with a ``_backward`` closure set on them; the chain rule
+runs such a closure as that node's step (see ``autograd.closure_step``).
 """
 
 from __future__ import annotations
 
+import copy
 import linecache
 import math
 import numbers
+import threading
 
 from . import autograd
 from . import primitives as P
@@ -68,6 +74,25 @@ def _compared(x):
     return NotImplemented
 
 
+def _children_of(children) -> tuple:
+    """micrograd's ``_children`` as a tuple of at most two parent Values."""
+    if not isinstance(children, (tuple, list, set, frozenset)):
+        raise TypeError(
+            "Value()'s second argument is a label (a str) or micrograd's _children (a tuple of Values, as in "
+            f"Value(t, (self,), 'tanh')), got {type(children).__name__} {children!r}"
+        )
+    parents = tuple(children)
+    for i, parent in enumerate(parents):
+        if not isinstance(parent, Value):
+            raise TypeError(f"Value() _children[{i}] must be a Value, got {type(parent).__name__} {parent!r}")
+    if len(parents) > 2:
+        raise ValueError(
+            f"a Value has at most two parents (every operation of micrograd and its lecture has one or two), "
+            f"got {len(parents)} _children; make it in two-input steps, as (a + b) + c"
+        )
+    return parents
+
+
 # The one constructor of nodes. Each primitive gets its own copy of it with the primitive's
 # forward and local rules written in (the table's text, so they stay the one source of truth):
 # measured, this makes a node 2.7x faster than calling the rules as functions.
@@ -104,7 +129,7 @@ def make({nodes}, prim=prim):
 
 # Plain numbers become Constant leaves; other types make the operator return NotImplemented.
 _CONVERSION = """\
-    if {node}.__class__ is not Value:
+    if {node}.__class__ is not Value and {node}.__class__ is not UserValue:
         {node} = operand({node})
         if {node} is NotImplemented:
             return {node}
@@ -174,16 +199,34 @@ class Value:
     ``tanh``, ``max``) make new Values that remember how they were made, so that
     ``backward()`` can apply the chain rule node by node.
 
+    ``Value(data, _children=(), _op='', label='')`` is micrograd's signature too: a node made
+    with parents (at most two) and an op name is the lecture's kind of node, backpropagated
+    by the ``_backward`` closure set on it. A str second argument is a label (``Value(2.0, "a")``).
+
     Values hash and compare (``==``) by identity, so they can be set members and dict keys;
-    ``< <= > >=`` compare their data.
+    ``< <= > >=`` compare their data. A Value made by calling ``Value(...)`` takes attributes
+    of your own (``p.m = 0.0``); the results of operations do not (see ``UserValue``).
     """
 
     # The parents and their local derivatives sit in slots, not tuples: a node is then one object
     # for the garbage collector instead of three, which measured 2x faster on the bench's step.
-    # A leaf has _a = _b = None; a unary node _b = None; _da/_db are set only where _a/_b are.
+    # A leaf has _a = _b = None; a unary node _b = None; _da/_db are set only where _a/_b are
+    # and _prim is set. A node made by user code (_prim None, _a set) has no _da/_db: its op name
+    # and its _backward closure are in its __dict__.
+    #
+    # Only Values made by calling Value(...) have a __dict__ (they are UserValues): on CPython
+    # 3.11 a __dict__ slot costs 32 bytes an object (a managed dict's header and its eagerly made
+    # values), 25% of a node, so the nodes operations make have none.
     __slots__ = ("data", "grad", "label", "_prim", "_a", "_b", "_da", "_db", "_scope")
 
-    def __init__(self, data, label: str = ""):
+    def __new__(cls, *args, **kwargs):
+        return _new(UserValue if cls is Value else cls)
+
+    def __init__(self, data, _children=(), _op: str = "", label: str = ""):
+        if _children.__class__ is str:  # Value(data, "label")
+            if label:
+                raise TypeError(f"Value() got two labels: {_children!r} and label={label!r}")
+            _children, label = (), _children
         if not isinstance(label, str):
             raise TypeError(f"Value label must be a str, got {type(label).__name__} {label!r}")
         if isinstance(data, Value):
@@ -192,14 +235,31 @@ class Value:
         self.grad = 0.0
         self.label = label
         self._prim = self._a = self._b = None
-        self._scope = _current_context().scope
+        recording, self._scope = _current_context()
+        if _children.__class__ is not tuple or _children or _op.__class__ is not str or _op:
+            self._made_from(_children, _op, recording)
+
+    def _made_from(self, children, op: str, recording: bool) -> None:
+        """micrograd's ``Value(data, _children, _op)``: parents (at most two) and an op name."""
+        if not isinstance(op, str):
+            raise TypeError(f"Value() _op must be the operation's name as a str, got {type(op).__name__} {op!r}")
+        parents = _children_of(children)
+        if op and not parents:
+            raise ValueError(f"Value() got _op={op!r} but no _children: an op name belongs to a node made from parents")
+        if parents and recording:  # under no_grad, a leaf (as the table's nodes)
+            self._a, self._b = parents if len(parents) == 2 else (parents[0], None)
+            if op:
+                self.__dict__["_op"] = op
 
     # ------------------------------------------------------------ the graph
 
     @property
     def op(self) -> str:
         """The name of the operation that made this node ('' for a leaf)."""
-        return self._prim.name if self._prim is not None else ""
+        prim = self._prim
+        if prim is not None:
+            return prim.name
+        return "" if self._a is None else self.__dict__.get("_op", "")
 
     @property
     def parents(self) -> tuple["Value", ...]:
@@ -212,14 +272,20 @@ class Value:
 
     @property
     def local_grads(self) -> tuple[float, ...]:
-        """∂self/∂parent for each parent, as recorded when this node was made."""
+        """∂self/∂parent for each parent, as recorded when this node was made.
+
+        For a node made by user code, what its ``_backward`` closure passes to each parent
+        per unit of gradient (the closure is run with ``self.grad = 1``, then ``.grad`` restored).
+        """
         if self._a is None:
             return ()
+        if self._prim is None:
+            return autograd.closure_step(self, 1.0)[: len(self.parents)]
         return (self._da,) if self._b is None else (self._da, self._db)
 
     @property
     def primitive(self) -> P.Primitive | None:
-        """The table entry that made this node (None for a leaf)."""
+        """The table entry that made this node (None for a leaf or a node made by user code)."""
         return self._prim
 
     @property
@@ -232,9 +298,49 @@ class Value:
         """The dotted scope name this node was made in ('' outside any ``scope()``)."""
         return self._scope
 
-    # micrograd and the lecture notebooks read these names.
-    _prev = parents
-    _op = op
+    # micrograd and the lecture notebooks read these names; they are set by the constructor.
+    def _set_by_the_constructor(self, value) -> None:
+        raise AttributeError(
+            "_prev and _op are set by Value(data, _children, _op): a subclass's __init__ calls "
+            "super().__init__(data, _children, _op, label) instead of setting them"
+        )
+
+    _prev = property(parents.fget, _set_by_the_constructor, doc="micrograd's name for ``parents``.")
+    _op = property(op.fget, _set_by_the_constructor, doc="micrograd's name for ``op``.")
+    del _set_by_the_constructor
+
+    @property
+    def _backward(self):
+        """micrograd's ``_backward``: this node's one step of the chain rule, as a function.
+
+        Calling it adds ``self.grad`` × ∂self/∂parent to each parent's ``.grad`` (nothing for a
+        leaf), so the lecture's manual pass ``o.grad = 1.0; o._backward(); n._backward(); ...``
+        works. On a node made as ``Value(data, _children, _op)`` it is the closure set on it.
+        """
+        if self._prim is None:
+            closure = getattr(self, "__dict__", {}).get("_backward")
+            if closure is not None:
+                return closure
+        return self._chain_rule_step
+
+    @_backward.setter
+    def _backward(self, closure) -> None:
+        if not callable(closure):
+            raise TypeError(f"_backward must be a function taking no arguments, got {type(closure).__name__} {closure!r}")
+        if self._prim is not None or not hasattr(self, "__dict__"):
+            made = f"the table's {self.op!r}, whose derivative it is" if self._prim else "an operation under no_grad, or a Constant"
+            raise TypeError(
+                f"cannot set _backward on a node made by {made}; set it on a node you make from its parents, "
+                "Value(data, _children, _op), as micrograd does"
+            )
+        self.__dict__["_backward"] = closure
+
+    @_backward.deleter
+    def _backward(self) -> None:
+        getattr(self, "__dict__", {}).pop("_backward", None)
+
+    def _chain_rule_step(self) -> None:
+        autograd.chain_rule_step(self)
 
     # ------------------------------------------------------------ primitives
 
@@ -281,12 +387,16 @@ class Value:
         return maker(P.TANH)(self)
 
     def __pow__(self, exponent) -> "Value":
-        """x ** c for a constant number c (a '**c' node)."""
+        """x ** c for a constant number c (a '**c' node); a ** b for a Value b (a '**' node),
+        which needs a > 0, as exp(b·ln a) does: NonFiniteError otherwise."""
         if isinstance(exponent, Value):
-            raise TypeError(
-                f"the exponent of ** must be a constant number, got {_describe(exponent)}; "
-                "for a variable exponent write (b * a.log()).exp()"
-            )
+            if not self.data > 0.0:
+                raise NonFiniteError(
+                    f"**: {self.data!r} ** {exponent.data!r} with a Value exponent is exp(b·ln a), which needs a > 0 "
+                    f"(a constant exponent, x ** {exponent.data!r}, works for any x where it is real) "
+                    f"[input: {_describe(self)}, {_describe(exponent)}]"
+                )
+            return maker(P.POWER)(self, exponent)
         return maker(P.power(number(exponent, "the exponent of Value ** c")))(self)
 
     # ------------------------------------------------------------ composites (no derivative code)
@@ -332,6 +442,35 @@ class Value:
         """
         autograd.backward(self)
 
+    # ------------------------------------------------------------ pickling and copying
+
+    def __reduce__(self):
+        # pickle would recurse as deep as the graph; see _write_ancestors_first.
+        fields = _fields(self)
+        ahead, written = _write_ancestors_first(self)
+        return _rebuild, (ahead, *fields, written), _attributes(self)
+
+    def __deepcopy__(self, memo: dict) -> "Value":
+        """A copy of the whole graph behind this node, made parents first (no recursion)."""
+        for node in autograd.topological_order(self):
+            if id(node) not in memo:
+                cls, data, grad, label, prim, scope, a, b, recorded = _fields(node)
+                a, b = (None if p is None else memo[id(p)] for p in (a, b))  # copied already: parents come first
+                clone = _rebuild(None, cls, data, grad, label, prim, scope, a, b, recorded)
+                memo[id(node)] = clone
+                attributes = _attributes(node)
+                if attributes:
+                    clone.__dict__.update(copy.deepcopy(attributes, memo))
+        return memo[id(self)]
+
+    def __copy__(self) -> "Value":
+        """A new node with this one's fields and attributes, and the same parents."""
+        clone = _rebuild(None, *_fields(self))
+        attributes = _attributes(self)
+        if attributes:
+            clone.__dict__.update(attributes)
+        return clone
+
     def detach(self) -> "Value":
         """A new leaf with the same data and label, cut off from this graph."""
         return Value(self.data, self.label)
@@ -367,6 +506,98 @@ class Value:
 
 
 _MAKER_GLOBALS["Value"] = Value
+
+
+def _fields(node: Value) -> tuple:
+    """Everything a node is, but its attributes: what pickling and copying carry over."""
+    if node._prim is None and "_backward" in (_attributes(node) or ()):
+        raise TypeError(
+            f"cannot pickle or copy the {node.op + ' ' if node.op else ''}node {_describe(node)}: its _backward is a "
+            "closure over the nodes it was made with, which a copy cannot point at (nodes made by the table, or by "
+            "your own primitive() and apply(), pickle and copy)"
+        )
+    recorded = (node._da, node._db) if node._prim is not None and node._a is not None else None
+    return type(node), node.data, node.grad, node.label, node._prim, node._scope, node._a, node._b, recorded
+
+
+def _attributes(node: Value) -> dict | None:
+    """The node's own attributes (its __dict__, which only UserValues have), or None."""
+    return (vars(node) or None) if node.__class__.__dictoffset__ else None
+
+
+def _rebuild(ahead, cls, data, grad, label, prim, scope, a, b, recorded, written=None) -> Value:
+    """The node with these fields (``ahead`` and ``written``, see _write_ancestors_first, are done with)."""
+    node = _new(cls)
+    node.data, node.grad, node.label, node._prim, node._scope, node._a, node._b = data, grad, label, prim, scope, a, b
+    if recorded is not None:
+        node._da, node._db = recorded
+    return node
+
+
+class _Pickling(threading.local):
+    def __init__(self):
+        self.listed: set = set()  # ids of nodes that a node being pickled lists ahead of itself
+
+
+_pickling = _Pickling()
+
+
+def _write_ancestors_first(node: Value) -> tuple:
+    """What pickling ``node`` needs to be written ahead of it so that pickle never recurses deeply.
+
+    pickle writes a node's parents while writing the node, their parents while writing them,
+    and so on: as deep as the graph. So a node pickled on its own (a root) lists its whole
+    graph, parents before children, ahead of its fields; each node of that list (known by its
+    id for the rest of this pickling) then finds its parents already written, and refers to them.
+    Nodes met more than once are written once (pickle's memo), so identity is kept, across
+    several roots in one pickle too. Returns (the list or None, a mark that ends the listing
+    once pickle reaches it, or None).
+
+    A listed node whose parents are still listed was not reached parents first (a pickling
+    that failed half-way left its ids behind, or a parent was written before the list): it
+    lists its own graph, so the depth of pickle's recursion never depends on these ids.
+    """
+    listed = _pickling.listed
+    if node._a is None:
+        return None, None
+    if id(node) in listed and id(node._a) not in listed and id(node._b) not in listed:
+        listed.discard(id(node))
+        return None, None
+    ahead = autograd.topological_order(node)
+    ahead.pop()
+    for other in ahead:
+        if other._prim is None:
+            _fields(other)  # refuse a closure before anything is written
+    new = {id(n) for n in ahead if n._a is not None}.difference(listed)
+    listed.update(new)
+    return ahead, _ListingDone(new)
+
+
+class _ListingDone:
+    """Pickled after a root's list (as an empty tuple): forgets the ids the list was written under."""
+
+    __slots__ = ("ids",)
+
+    def __init__(self, ids: set):
+        self.ids = ids
+
+    def __reduce__(self):
+        _pickling.listed.difference_update(self.ids)
+        return tuple, ()
+
+
+class UserValue(Value):
+    """A Value made by calling ``Value(...)``: the same, and it takes attributes of your own
+    (``p.m = 0.0``, ``v._vis_color = "red"``), as micrograd's Values do, in its ``__dict__``.
+
+    The nodes operations make are plain Values, with no ``__dict__``: a graph of them keeps
+    its size and speed. ``isinstance(v, Value)`` holds for both.
+    """
+
+    __slots__ = ("__dict__",)
+
+
+_MAKER_GLOBALS["UserValue"] = UserValue
 
 
 class Constant(Value):

@@ -332,7 +332,9 @@ def dot_source(
             continue
         graph.edge(f"o{i}", f"v{i}")
         upstream = grad_of(node) if options.show_grad else None
-        for parent, local in zip(node.parents, node.local_grads):
+        # local_grads only where shown: a node made by user code has none until it gets a _backward.
+        locals_ = node.local_grads if options.edge_labels else (None,) * len(node.parents)
+        for parent, local in zip(node.parents, locals_):
             label = None
             if options.edge_labels:
                 label = f"local {fmt(local)}"
