@@ -486,3 +486,15 @@ def test_fit_compiled_refuses_batchnorm_and_changes_nothing(moons):
     with pytest.raises(ValueError, match="BatchNorm1d.*compile=False"):
         nn.fit(model, X, y, "mse", nn.SGD(model.parameters(), lr=0.1), epochs=1, batch_size=8, progress=False, compile=True)
     assert [p.data for p in model.parameters()] == before
+
+
+def test_a_lecture_closure_node_is_refused_with_a_clear_error():
+    x = Value(0.5, "x")
+    out = Value(0.9, (x,), "tanh")  # the lecture's way: a node with a _backward closure
+
+    def _backward():
+        x.grad += 0.19 * out.grad
+
+    out._backward = _backward
+    with pytest.raises(TypeError, match=r"'tanh'.*_backward closure.*scalargrad.primitive"):
+        sg.compile(out * 2.0, [x])

@@ -147,6 +147,13 @@ class Program:
         self._const, self._batched = {}, {}  # node -> literal text; node -> depends on an input
         params = []
         for v in order:
+            if v._a is not None and v._prim is None:
+                name = f"'{v.label}' ({v.op})" if v.label else repr(v.op)
+                raise TypeError(
+                    f"compile() needs every operation to come from the table of primitives, and the node {name} "
+                    "was made with a _backward closure (micrograd's way), whose rule Python cannot read; "
+                    "define the operation with scalargrad.primitive(...) to compile it"
+                )
             if v in inputs:
                 self._batched[v] = True
             elif v._a is None:
