@@ -149,10 +149,26 @@ def test_no_label_can_reach_the_script_as_markup(tmp_path, label):
 
 
 def test_script_json_reads_back_as_the_same_data():
-    data = {"captions": ["<!--<script>", "</script>", "&amp; <b>"], "n": [1, 2.5]}
+    data = {"captions": ["<!--<script>", "</script>", "&amp; <b>", "\u2028\u2029"], "n": [1, 2.5]}
     text = script_json(data)
-    assert not set("<>&") & set(text)
+    assert not set("<>&\u2028\u2029") & set(text)
     assert json.loads(text) == data
+
+
+def test_labels_that_look_like_gradients_stay_shown(tmp_path):
+    x = Value(2.0, "grad 7")
+    y = x * Value(3.0, "local 1 × 2 = 2")
+    svg, data, _ = page_parts(save_steps(y, tmp_path / "s.html").read_text())
+    assert svg.count('class="grad-value"') == 3 and svg.count('class="upstream"') == 2
+    x_box = node_group(svg, data["ids"][-1])
+    assert svg_texts(x_box) == ["grad 7", "data 2", "grad 3"]
+    assert '<tspan class="grad-value"> 3</tspan>' in x_box and ">grad 7</text>" in x_box
+
+
+def test_a_single_value_has_one_step(tmp_path):
+    svg, data, _ = page_parts(save_steps(Value(5.0, "a"), tmp_path / "s.html").read_text())
+    assert data == {"ids": ["v0"], "captions": ["step 1/1: 'a' has grad 1 (∂output/∂output = 1)"]}
+    assert '<g id="v0" class="node">' in svg
 
 
 def test_notebook_slider_walks_through_the_steps_on_one_picture():

@@ -160,10 +160,13 @@ def script_json(data) -> str:
     """``data`` as JSON that is safe inside an HTML ``<script>``: no ``<`` (nor ``>``, ``&``) reaches it.
 
     Written as ``\\u003c`` (``\\u003e``, ``\\u0026``), which JavaScript reads back as the same
-    characters, so no text (``</script>``, ``<!--``) can end the script or change how it is parsed.
+    characters, so no text (``</script>``, ``<!--``) can end the script or change how it is parsed;
+    the line separators U+2028 and U+2029, which older JavaScript refuses in strings, likewise.
     """
-    text = json.dumps(data, ensure_ascii=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return json.dumps(data, ensure_ascii=False).translate(_SCRIPT_ESCAPES)
+
+
+_SCRIPT_ESCAPES = {ord(c): f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"}
 
 
 def steps_widget(root: Value, *, edge_labels: bool = True, **options):
