@@ -3,6 +3,7 @@ layout stays linear), every graph of the node limit's size renders, and a render
 limit stops with RenderError saying what to do. No timings are asserted: hanging cases run in
 a subprocess with a timeout, and the time limit is tested with a limit too small for any layout."""
 
+import contextlib
 import functools
 import html
 import re
@@ -12,9 +13,11 @@ import textwrap
 from collections import Counter
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from draw_helpers import dot_edges, dot_nodes
 
-from scalargrad import Value, draw
+from scalargrad import Value, draw, scope
 from scalargrad.pictures import drawing, render
 from scalargrad.pictures.picture import Picture
 from scalargrad.pictures.render import RenderError
@@ -91,6 +94,25 @@ def test_the_wire_feeds_every_gate_the_same_inputs_with_the_same_labels(build, m
     assert {n: a for n, a in dot_nodes(wired).items() if not n.startswith("j")} == dot_nodes(plain)
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 10**6), st.sampled_from("+*"), st.sampled_from(["", "A", "B", "A.b"])),
+                min_size=1, max_size=40),
+       st.sampled_from([None, "box", "collapse"]), st.booleans())
+def test_any_graph_keeps_its_edges_through_the_wires(steps, group, edge_labels):
+    nodes = [Value(0.5, "x"), Value(-1.5, "y")]
+    for i, j, op, name in steps:  # each new node combines two earlier ones, so fan-out is common
+        a, b = nodes[i % len(nodes)], nodes[j % len(nodes)]
+        with scope(name) if name else contextlib.nullcontext():
+            nodes.append(a + b if op == "+" else a * b)
+    root = nodes[-1]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(drawing, "BUS_RANKS", 2)  # wires wherever they can be
+        wired = draw(root, group=group, edge_labels=edge_labels).source
+        patch.setattr(drawing, "BUS_RANKS", 10**9)
+        plain = draw(root, group=group, edge_labels=edge_labels).source
+    assert resolved(wired) == resolved(plain)
+
+
 def horner(k):
     x, y = Value(0.5, "x"), Value(1.0, "c")
     for i in range(k):
@@ -102,6 +124,19 @@ def test_small_lecture_graphs_get_no_wire():
     x, y, z = Value(-2.0, "x"), Value(5.0, "y"), Value(-4.0, "z")
     f = (x + y) * z * x * y  # x and y used twice, close together
     assert not any(name.startswith("j") for name in dot_nodes(draw(f).source))
+
+
+def test_groups_that_feed_each_other_in_a_circle_still_draw(values):
+    (x,) = values(x=1.0)
+    with scope("A"):
+        a = x * 2
+    with scope("B"):
+        b = a + 1
+    with scope("A"):
+        c = b * 3  # A -> B -> A once collapsed
+    picture = draw(c, group="collapse")
+    assert ("g0", "g1", None) in dot_edges(picture.source) and ("g1", "g0", None) in dot_edges(picture.source)
+    assert picture.svg().count('class="node"') == 3
 
 
 def run_python(code, timeout=300):
@@ -149,7 +184,7 @@ def test_a_render_past_its_time_limit_stops_with_what_to_do(backend):
 
 def test_a_runaway_layout_or_a_graph_too_long_for_the_webassembly_stack_is_a_render_error_and_the_next_render_works():
     out = run_python("""
-        from scalargrad import Value, draw
+        from scalargrad import Value, draw, scope
         from scalargrad.pictures import drawing, render
         drawing.BUS_RANKS = 10**9  # no wire: x·x·…·x (100 factors) as drawn before it, a minute of layout
         x = Value(1.001, "x")

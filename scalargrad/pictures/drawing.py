@@ -379,7 +379,10 @@ def bus_routes(edges: list) -> tuple[list, list]:
     out: dict[str, list] = {}
     for tail, head, _ in edges:
         out.setdefault(tail, []).append(head)
-    bused = {tail for tail, heads in out.items() if sum(rank[h] - rank[tail] - 1 for h in heads) > BUS_RANKS}
+    bused = {  # (a node on a cycle, as collapsed groups can make, has no rank and keeps its edges)
+        tail for tail, heads in out.items()
+        if all(n in rank for n in (tail, *heads)) and sum(rank[h] - rank[tail] - 1 for h in heads) > BUS_RANKS
+    }
     junction = {}  # (tail, rank of head) -> junction name
     buses = []  # (tail or junction, next junction)
     for tail in (t for t in out if t in bused):
@@ -389,12 +392,13 @@ def bus_routes(edges: list) -> tuple[list, list]:
             junction[tail, r] = f"j{tail}_{k}"
             buses.append((previous, junction[tail, r]))
             previous = junction[tail, r]
-    routed = [(junction.get((tail, rank[head]), tail), head, attributes) for tail, head, attributes in edges]
+    routed = [(junction.get((tail, rank.get(head)), tail), head, attributes) for tail, head, attributes in edges]
     return routed, buses
 
 
 def _latest_ranks(edges: list) -> dict:
     """{DOT node: its rank} with every node as late as possible: one rank before its earliest head.
+    Nodes on a cycle, and those leading to one, are left out.
 
     With every edge of weight 1, dot ranks nodes to make the edges as short as possible in
     total; in an expression graph that places each value just before its first use, as here,
