@@ -6,7 +6,7 @@
 Shapes, each at about 100, 250 and 500 value nodes — the count ``max_nodes`` limits:
   chain    a product of distinct leaves, a·b·c·…  (no fan-out: the easy case)
   fan-out  x·x·…·x: one leaf feeds every gate of a long chain
-  horner   a polynomial by Horner's rule, (…((x + c)·x + c)·x …): x feeds every other gate
+  horner   a polynomial by Horner's rule, (…((c·x + c₁)·x + c₂)·x …): x feeds every other gate
   mlp      the mean squared error of nn.MLP(2, [3, 3, 1]) over a batch of points
 
 Each case runs in its own process (a layout that runs away is stopped at ``--timeout``

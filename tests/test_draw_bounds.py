@@ -6,18 +6,20 @@ a subprocess with a timeout, and the time limit is tested with a limit too small
 import contextlib
 import functools
 import html
+import importlib.util
 import re
 import subprocess
 import sys
 import textwrap
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from draw_helpers import dot_edges, dot_nodes
 
-from scalargrad import Value, draw, scope
+from scalargrad import Value, draw, scope, topological_order
 from scalargrad.pictures import drawing, render
 from scalargrad.pictures.picture import Picture
 from scalargrad.pictures.render import RenderError
@@ -184,7 +186,7 @@ def test_a_render_past_its_time_limit_stops_with_what_to_do(backend):
 
 def test_a_runaway_layout_or_a_graph_too_long_for_the_webassembly_stack_is_a_render_error_and_the_next_render_works():
     out = run_python("""
-        from scalargrad import Value, draw, scope
+        from scalargrad import Value, draw, scope, topological_order
         from scalargrad.pictures import drawing, render
         drawing.BUS_RANKS = 10**9  # no wire: x·x·…·x (100 factors) as drawn before it, a minute of layout
         x = Value(1.001, "x")
@@ -217,3 +219,17 @@ def test_time_limit_is_checked_before_anything_is_drawn(bad, error):
 def test_no_time_limit_is_allowed():
     assert draw(Value(2.0), time_limit=None, backend="wasm").svg().count('class="node"') == 1
     assert render.DEFAULT_TIME_LIMIT > 0
+
+
+def test_the_draw_bench_builds_each_shape_near_the_size_asked():
+    spec = importlib.util.spec_from_file_location("bench_draw", Path(__file__).resolve().parents[1] / "bench" / "bench_draw.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    uses = {}
+    for shape in bench.SHAPES:
+        root = bench.graph_of_size(shape, 100)
+        order = topological_order(root)
+        assert abs(len(order) - 100) <= 25, (shape, len(order))
+        assert root.grad == 1.0  # backward() was run, so the picture shows gradients
+        uses[shape] = max(Counter(p for n in order for p in n.parents).values())
+    assert uses["chain"] == 1 and uses["fan-out"] >= 99 and uses["horner"] >= 30  # who feeds how many gates

@@ -401,8 +401,8 @@ def _latest_ranks(edges: list) -> dict:
     Nodes on a cycle, and those leading to one, are left out.
 
     With every edge of weight 1, dot ranks nodes to make the edges as short as possible in
-    total; in an expression graph that places each value just before its first use, as here,
-    so the only long edges are those from a value to its later uses.
+    total, which in an expression graph mostly places each value just before its first use,
+    as here; the long edges left are those from a value to its later uses.
     """
     heads: dict[str, list] = {}
     waiting: dict[str, int] = {}  # heads not ranked yet
