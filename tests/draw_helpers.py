@@ -34,8 +34,8 @@ def dot_edges(source):
 
 
 def svg_texts(svg):
-    """Every text drawn in an SVG, unescaped, in document order."""
-    return [html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
+    """Every text drawn in an SVG (its tspans joined), unescaped, in document order."""
+    return [html.unescape(re.sub(r"<[^>]*>", "", t)) for t in re.findall(r"<text[^>]*>(.*?)</text>", svg, re.S)]
 
 
 def svg_titles(svg):

@@ -7,10 +7,23 @@ from scalargrad import Value, save_steps, topological_order
 
 pytestmark = pytest.mark.browser
 
+SHOWN = """() => {
+  const label = (g) => g.querySelector("text").textContent;
+  const nodes = Array.from(document.querySelectorAll("g.node")).filter((g) => g.querySelector(".grad-value"));
+  const visible = (el) => getComputedStyle(el).visibility === "visible";
+  return {
+    grads: nodes.filter((g) => visible(g.querySelector(".grad-value"))).map(label).sort(),
+    current: nodes.filter((g) => getComputedStyle(g.querySelector("polygon")).fill === "rgb(253, 230, 138)").map(label),
+    upstream: Array.from(document.querySelectorAll(".upstream")).filter(visible).length,
+  };
+}"""
+
 
 def test_the_steps_page_walks_through_backprop_with_buttons_keys_and_slider(browser_page, tmp_path):
     x, y, z = Value(-2.0, "x"), Value(5.0, "y"), Value(-4.0, "z")
-    f = (x + y) * z
+    q = x + y
+    q.label = "q"
+    f = q * z
     f.label = "f"
     n = len(topological_order(f))
     page_file = save_steps(f, tmp_path / "steps.html")
@@ -20,22 +33,38 @@ def test_the_steps_page_walks_through_backprop_with_buttons_keys_and_slider(brow
     page.goto(page_file.as_uri())
 
     caption = page.locator("#caption")
-    visible = page.locator("figure.frame:not([hidden]) svg")
+    assert page.locator("svg").count() == 1
     assert caption.inner_text().startswith(f"step 1/{n}: 'f' has grad 1")
-    assert visible.count() == 1 and visible.locator("g.node").count() > 0
-    first_frame = visible.inner_html()
+    assert page.evaluate(SHOWN) == {"grads": ["f"], "current": ["f"], "upstream": 2}  # the * gate's two inputs
 
     page.locator("#next").click()
     assert caption.inner_text().startswith(f"step 2/{n}:")
-    assert visible.count() == 1 and visible.inner_html() != first_frame
+    assert page.evaluate(SHOWN) == {"grads": ["f", "z"], "current": ["z"], "upstream": 2}
 
     page.keyboard.press("ArrowRight")
     assert caption.inner_text().startswith(f"step 3/{n}:")
+    assert page.evaluate(SHOWN) == {"grads": ["f", "q", "z"], "current": ["q"], "upstream": 4}
     page.locator("#prev").click()
     assert caption.inner_text().startswith(f"step 2/{n}:")
+    assert page.evaluate(SHOWN)["grads"] == ["f", "z"]  # going back hides q's gradient again
 
     page.locator("#slider").fill(str(n))  # dragging the slider to the end
     assert caption.inner_text().startswith(f"step {n}/{n}:")
+    assert page.evaluate(SHOWN) == {"grads": ["f", "q", "x", "y", "z"], "current": ["x"], "upstream": 4}
     page.keyboard.press("ArrowRight")  # past the last step stays on it
     assert caption.inner_text().startswith(f"step {n}/{n}:")
     assert all(url.startswith("file://") for url in requests), requests
+
+
+def test_a_hostile_label_is_shown_as_written_and_breaks_nothing(browser_page, tmp_path):
+    label = "<!--<script></script><script>alert(1)</script>"
+    x = Value(2.0, label)
+    page_file = save_steps(x * 3, tmp_path / "steps.html")
+    dialogs = []
+    page = browser_page
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(page_file.as_uri())
+    page.locator("#slider").fill("3")
+    assert page.locator("#caption").inner_text().startswith(f"step 3/3: '{label}' has grad 3")
+    assert page.evaluate(SHOWN)["current"] == [label]
+    assert page.locator("script").count() == 1 and dialogs == []

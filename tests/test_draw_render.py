@@ -81,7 +81,7 @@ def test_asking_for_dot_without_dot_says_how_to_fix_it(no_dot):
 
 
 def test_a_failed_render_in_jupyter_is_a_message_not_a_traceback(monkeypatch):
-    def broken(source, backend):
+    def broken(*args):
         raise RenderError("no renderer today")
 
     monkeypatch.setattr(render, "render_svg", broken)

@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 from ..engine.autograd import topological_order
 from ..engine.derivatives import as_values
 from .picture import Picture
-from .render import check_backend
+from .render import DEFAULT_TIME_LIMIT, check_backend, check_time_limit
 from ..engine.value import Constant, Value
 
 DEFAULT_MAX_NODES = 500
@@ -33,6 +33,8 @@ KIND_STYLE = {
 }
 CURRENT_STYLE = {"color": "#dc2626", "fillcolor": "#fde68a", "penwidth": "3"}
 GROUP_STYLE = {"shape": "box", "style": "rounded,filled", "color": "#6d28d9", "fillcolor": "#ede9fe"}
+JUNCTION_STYLE = {"shape": "point", "width": "0.05", "color": "#4b5563", "fillcolor": "#4b5563"}
+BUS_RANKS = 24  # a node whose edges would cross more ranks than this in total gets one wire (see bus_routes)
 
 
 class GraphTooLarge(ValueError):
@@ -87,6 +89,7 @@ class Options:
     param_names: dict = field(default_factory=dict)  # parameter -> its name in a model, shown if it has no label
     color_grads: bool = False
     backend: str = "auto"
+    time_limit: float | None = DEFAULT_TIME_LIMIT
 
     @classmethod
     def checked(cls, params: Iterable = (), **given) -> "Options":
@@ -111,6 +114,7 @@ class Options:
         if o.fold_params and (o.group is None or not o.params):
             raise ValueError("fold_params=True folds parameters into groups: it needs group='box' or 'collapse' and params=")
         check_backend(o.backend)
+        check_time_limit(o.time_limit)
         return o
 
     def group_of(self, node: Value) -> str:
@@ -136,6 +140,7 @@ def draw(
     params: Iterable = (),
     color_grads: bool = False,
     backend: str = "auto",
+    time_limit: float | None = DEFAULT_TIME_LIMIT,
     format: str = "svg",
 ) -> Picture:
     """The computation graph ending at ``root``, with every node's data and grad.
@@ -157,6 +162,8 @@ def draw(
       non-constant leaves are drawn as inputs.
     * ``color_grads``: fill value nodes red (negative grad) or blue (positive), deeper for larger |grad|.
     * ``backend``: ``"auto"``, ``"dot"`` (system Graphviz) or ``"wasm"`` (built in).
+    * ``time_limit``: seconds Graphviz may take to lay the picture out (``None``: no limit);
+      past it the render stops with ``RenderError`` saying how to draw less.
     * ``format``: accepted for micrograd's ``draw_dot(root, format="svg")``; the picture
       can be saved in any format anyway.
 
@@ -168,9 +175,10 @@ def draw(
     options = Options.checked(
         params=params, rankdir=rankdir, show_grad=show_grad, edge_labels=edge_labels, digits=digits,
         max_nodes=max_nodes, group=group, group_depth=group_depth, fold_params=fold_params, color_grads=color_grads, backend=backend,
+        time_limit=time_limit,
     )
     order = graph_nodes(root, options)
-    return Picture(dot_source(order, options, grad_of=_current_grad), backend)
+    return Picture(dot_source(order, options, grad_of=_current_grad), backend, time_limit)
 
 
 draw_dot = draw
@@ -237,11 +245,14 @@ def dot_source(
     grad_of: Callable[[Value], float | None],
     current: Value | None = None,
     caption: str = "",
+    element_ids: bool = False,
 ) -> str:
     """DOT text for the nodes in ``order`` (topological, output last).
 
     ``grad_of(node)`` gives the gradient to show (None shows a blank); ``current`` is
-    highlighted; ``caption`` is written above the graph.
+    highlighted; ``caption`` is written above the graph. With ``element_ids`` the SVG
+    elements get ids a page script can find: ``v<i>`` for the i-th value node and
+    ``v<i>_in<k>`` for the edge into its gate from the gate's k-th input.
     """
     import graphviz
 
@@ -278,6 +289,8 @@ def dot_source(
             style["fillcolor"] = _grad_colour(grad_of(node), grad_scale)
         if node is current:
             style.update(CURRENT_STYLE)
+        if element_ids:
+            style["id"] = f"v{i}"
         target.node(f"v{i}", graphviz.nohtml(record), shape="record", **style)
         if not node.is_leaf:
             target.node(f"o{i}", graphviz.nohtml(escape(node.op)), shape="ellipse", fillcolor="#f9fafb", fontsize="14")
@@ -318,6 +331,7 @@ def dot_source(
         return group_id[group[node]] if collapse and group[node] else f"v{index[node]}"
 
     # Edges, in topological order: parent -> op -> value; into a collapsed group once per source.
+    edges = []  # (tail, head, attributes)
     linked = set()
     for node in order:
         i = index[node]
@@ -326,22 +340,93 @@ def dot_source(
                 edge = (source_id(parent), group_id[group[node]])
                 if group[parent] != group[node] and edge not in linked:
                     linked.add(edge)
-                    graph.edge(*edge)
+                    edges.append((*edge, {}))
             continue
         if node.is_leaf:
             continue
-        graph.edge(f"o{i}", f"v{i}")
+        edges.append((f"o{i}", f"v{i}", {}))
         upstream = grad_of(node) if options.show_grad else None
         # local_grads only where shown: a node made by user code has none until it gets a _backward.
         locals_ = node.local_grads if options.edge_labels else (None,) * len(node.parents)
-        for parent, local in zip(node.parents, locals_):
-            label = None
+        for k, (parent, local) in enumerate(zip(node.parents, locals_)):
+            attributes = {"id": f"v{i}_in{k}"} if element_ids else {}
             if options.edge_labels:
-                label = f"local {fmt(local)}"
+                attributes["label"] = f"local {fmt(local)}"
                 if upstream is not None:
-                    label += f" × {fmt(upstream)} = {fmt(local * upstream)}"
-            graph.edge(source_id(parent), f"o{i}", label=label)
+                    attributes["label"] += f" × {fmt(upstream)} = {fmt(local * upstream)}"
+            edges.append((source_id(parent), f"o{i}", attributes))
+    edges, buses = bus_routes(edges)
+    for tail, head, attributes in edges:
+        graph.edge(tail, head, **attributes)
+    for _, junction in buses:  # each junction is the head of one bus segment
+        graph.node(junction, label="", **JUNCTION_STYLE)
+    for tail, junction in buses:
+        graph.edge(tail, junction, arrowhead="none")
     return graph.source
+
+
+def bus_routes(edges: list) -> tuple[list, list]:
+    """Route each far-reaching fan-out along one wire: ``(edges, bus segments)``.
+
+    Graphviz's dot lays a long edge out as a chain of hidden points, one per rank it
+    crosses, and its layout time grows faster than the number of points. A node that
+    feeds gates all along a long chain (x in x·x·…·x, or in a Horner polynomial) has
+    edges crossing 1 + 2 + … + n ranks: quadratic in the graph. When a node's edges
+    would cross more than ``BUS_RANKS`` ranks in total, they leave it as one wire (the
+    bus) through a junction point in front of each further rank that it feeds
+    (``j<node>_<k>``); the edges from the junctions to the gates keep their attributes
+    (labels). The wire crosses each rank once, so the layout stays linear. Ranks are
+    estimated as dot assigns them (see ``_latest_ranks``).
+    """
+    rank = _latest_ranks(edges)
+    out: dict[str, list] = {}
+    for tail, head, _ in edges:
+        out.setdefault(tail, []).append(head)
+    bused = {  # (a node on a cycle, as collapsed groups can make, has no rank and keeps its edges)
+        tail for tail, heads in out.items()
+        if all(n in rank for n in (tail, *heads)) and sum(rank[h] - rank[tail] - 1 for h in heads) > BUS_RANKS
+    }
+    junction = {}  # (tail, rank of head) -> junction name
+    buses = []  # (tail or junction, next junction)
+    for tail in (t for t in out if t in bused):
+        first, *later = sorted({rank[h] for h in out[tail]})
+        junction[tail, first] = previous = tail  # the nearest gates are fed directly
+        for k, r in enumerate(later, start=1):
+            junction[tail, r] = f"j{tail}_{k}"
+            buses.append((previous, junction[tail, r]))
+            previous = junction[tail, r]
+    routed = [(junction.get((tail, rank.get(head)), tail), head, attributes) for tail, head, attributes in edges]
+    return routed, buses
+
+
+def _latest_ranks(edges: list) -> dict:
+    """{DOT node: its rank} with every node as late as possible: one rank before its earliest head.
+    Nodes on a cycle, and those leading to one, are left out.
+
+    With every edge of weight 1, dot ranks nodes to make the edges as short as possible in
+    total, which in an expression graph mostly places each value just before its first use,
+    as here; the long edges left are those from a value to its later uses.
+    """
+    heads: dict[str, list] = {}
+    waiting: dict[str, int] = {}  # heads not ranked yet
+    for tail, head, _ in edges:
+        heads.setdefault(tail, []).append(head)
+        heads.setdefault(head, [])
+        waiting[tail] = waiting.get(tail, 0) + 1
+        waiting.setdefault(head, 0)
+    tails: dict[str, list] = {node: [] for node in heads}
+    for tail, head, _ in edges:
+        tails[head].append(tail)
+    ready = [node for node, n in waiting.items() if not n]
+    rank = {}
+    while ready:  # Kahn's walk from the output back: every head is ranked before its tails
+        node = ready.pop()
+        rank[node] = min((rank[h] - 1 for h in heads[node]), default=0)
+        for tail in tails[node]:
+            waiting[tail] -= 1
+            if not waiting[tail]:
+                ready.append(tail)
+    return rank
 
 
 def _boxes(graph, names: list, emit: Callable) -> None:

@@ -15,19 +15,22 @@ class Picture:
     """A graph picture: ``.source`` is its DOT text; it renders on demand and caches the SVG.
 
     ``backend`` is ``"auto"`` (system ``dot`` if on PATH, else the built-in WebAssembly
-    Graphviz), ``"dot"`` or ``"wasm"``.
+    Graphviz), ``"dot"`` or ``"wasm"``; a render taking longer than ``time_limit`` seconds
+    (``None``: no limit) is stopped with ``RenderError``.
     """
 
-    def __init__(self, source: str, backend: str = "auto"):
+    def __init__(self, source: str, backend: str = "auto", time_limit: float | None = render.DEFAULT_TIME_LIMIT):
         render.check_backend(backend)
+        render.check_time_limit(time_limit)
         self.source = source
         self.backend = backend
+        self.time_limit = time_limit
         self._svg: str | None = None
 
     def svg(self) -> str:
         """The picture as SVG text (rendered once, then cached)."""
         if self._svg is None:
-            self._svg = render.render_svg(self.source, self.backend)
+            self._svg = render.render_svg(self.source, self.backend, self.time_limit)
         return self._svg
 
     def png(self, scale: float = 2.0) -> bytes:
@@ -36,7 +39,7 @@ class Picture:
 
     def pdf(self) -> bytes:
         """The picture as PDF bytes (needs the system ``dot``)."""
-        return render.render_pdf(self.source)
+        return render.render_pdf(self.source, self.time_limit)
 
     def save(self, path) -> Path:
         """Write the picture to ``path``, in the format its extension names (.svg .png .dot .gv .pdf).

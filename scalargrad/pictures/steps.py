@@ -1,27 +1,39 @@
-"""Backpropagation step by step: one picture per node, in the order ``backward()`` visits them.
+"""Backpropagation step by step, in the order ``backward()`` visits the nodes.
 
 Step k (k = 1 … n, n = the number of value nodes) highlights the k-th node of the
 reverse topological order. Its gradient is complete at that moment: every node that uses
-it came earlier. The picture shows the gradients of the nodes processed so far (this
-one included) and leaves the others blank, so step 1 shows only the output's ∂f/∂f = 1.
-Edge labels show each gate's ``local × upstream = contribution``.
+it came earlier. A step shows the gradients of the nodes processed so far (this one
+included) and leaves the others blank, so step 1 shows only the output's ∂f/∂f = 1.
+Edge labels show each gate's ``local × upstream = contribution`` once its upstream
+gradient is known.
 
 The gradients are this pass's ∂root/∂node, worked out without touching any ``.grad``.
+
+``backward_steps`` yields one picture per step. The page (``save_steps``) and the
+notebook slider (``steps_widget``) draw the graph once, with every gradient, and each step
+only changes which gradient numbers are hidden and which node is highlighted, so their
+size and time grow with the graph, not with its square.
 """
 
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import re
+from importlib import resources
 from pathlib import Path
+from string import Template
 from typing import Iterator
 
 from ..engine.autograd import float_gradients
-from .drawing import Options, dot_source, format_number, graph_nodes
-from ..files import require_folder, write_atomically
-from .picture import Picture
 from ..engine.value import Value
+from ..files import require_folder, write_atomically
+from .drawing import CURRENT_STYLE, Options, dot_source, format_number, graph_nodes
+from .picture import Picture
+
+TITLE = "Backpropagation, step by step"
+_widget_numbers = itertools.count(1)  # names each widget's style scope; the same in every fresh kernel
 
 
 def backward_steps(root: Value, *, edge_labels: bool = True, **options) -> Iterator[Picture]:
@@ -29,30 +41,34 @@ def backward_steps(root: Value, *, edge_labels: bool = True, **options) -> Itera
 
     Takes ``draw``'s options except ``group="collapse"`` (a collapsed group hides the
     nodes being stepped through). Options and the node limit are checked at once, before
-    the first picture.
+    the first picture; each picture is laid out when it is shown.
     """
-    return (picture for picture, _ in _frames(root, edge_labels=edge_labels, **options))
+    order, opts = _checked(root, edge_labels=edge_labels, **options)
+    return _frames(order, opts)
 
 
-def _frames(root: Value, **options) -> Iterator[tuple[Picture, str]]:
-    """Check everything, then return a lazy iterator of (picture, caption) per step."""
+def _checked(root: Value, **options) -> tuple[list, Options]:
     if options.get("group") == "collapse":
         raise ValueError("backward_steps cannot collapse groups (the steps go through every node); use group='box' or None")
     if not options.get("show_grad", True):
         raise ValueError("backward_steps shows gradients being filled in; show_grad=False would show nothing")
     opts = Options.checked(**options)
-    order = graph_nodes(root, opts)
-    return _frame_sources(order, opts)
+    return graph_nodes(root, opts), opts
 
 
-def _frame_sources(order: list, opts: Options) -> Iterator[tuple[Picture, str]]:
+def _steps(order: list, digits: int) -> tuple[dict, list[tuple[Value, str]]]:
+    """(∂root/∂node for every node, [(node, caption)] in the order backpropagation visits them)."""
     final = float_gradients(order)
-    known: dict = {}
     n = len(order)
-    for k, node in enumerate(reversed(order), start=1):
+    return final, [(node, _caption(k, n, node, final[node], digits)) for k, node in enumerate(reversed(order), start=1)]
+
+
+def _frames(order: list, opts: Options) -> Iterator[Picture]:
+    final, steps = _steps(order, opts.digits)
+    known: dict = {}
+    for node, caption in steps:
         known[node] = final[node]
-        caption = _caption(k, n, node, final[node], opts.digits)
-        yield Picture(dot_source(order, opts, grad_of=known.get, current=node, caption=caption), opts.backend), caption
+        yield Picture(dot_source(order, opts, grad_of=known.get, current=node, caption=caption), opts.backend, opts.time_limit)
 
 
 def _caption(k: int, n: int, node: Value, g: float, digits: int) -> str:
@@ -65,98 +81,120 @@ def _caption(k: int, n: int, node: Value, g: float, digits: int) -> str:
     return step + "; its gate passes local × grad to its inputs"
 
 
-def save_steps(root: Value, path, *, edge_labels: bool = True, **options) -> Path:
-    """Write every step of ``backward_steps(root, **options)`` to one self-contained HTML page.
+# ---------------------------------------------------------------- one picture, many steps
 
-    The page holds the SVG frames inline and a slider with previous/next buttons
-    (arrow keys work too); it needs no server and no network. Returns the path.
+
+class StepPicture:
+    """The graph drawn once with every gradient, and what each step shows of it.
+
+    ``svg`` has ids from the DOT names (``v<i>`` per value node, ``v<i>_in<k>`` per edge
+    into its gate); each gradient number and each edge label's ``× upstream = contribution``
+    is a ``<tspan>`` (classes ``grad-value``, ``upstream``) that a step hides while its node
+    is pending. ``ids[k - 1]`` is the node of step k, ``captions[k - 1]`` its caption.
+    """
+
+    def __init__(self, root: Value, **options):
+        order, opts = _checked(root, **options)
+        index = {node: i for i, node in enumerate(order)}
+        final, steps = _steps(order, opts.digits)
+        source = dot_source(order, opts, grad_of=final.get, element_ids=True)
+        self.svg = _split_step_texts(_PROLOGUE.sub("", Picture(source, opts.backend, opts.time_limit).svg(), count=1))
+        self.ids = [f"v{index[node]}" for node, _ in steps]
+        self.captions = [caption for _, caption in steps]
+
+    def css(self, step: int, scope: str) -> str:
+        """CSS that shows ``step`` of the picture inside the element with id ``scope``."""
+        hidden = ", ".join(f"#{scope} #{i} .grad-value, #{scope} [id^={i}_in] .upstream" for i in self.ids[step:])
+        return (f"{hidden} {{ visibility: hidden; }}\n" if hidden else "") + _current_css(f"#{scope} #{self.ids[step - 1]}")
+
+
+_PROLOGUE = re.compile(r"\A.*?(?=<svg)", re.S)  # the XML declaration and doctype, not wanted inside HTML
+_WITHIN_GROUP = r"(?:(?!</g>).)*?"  # anything up to the group's end
+_NODE_GROUP = re.compile(rf'(<g id="v\d+" class="node">{_WITHIN_GROUP})(<text[^>]*>grad)( [^<]*)(</text>\s*</g>)', re.S)
+_EDGE_LABEL = re.compile(rf'(<g id="v\d+_in\d+" class="edge">{_WITHIN_GROUP}<text[^>]*>local [^ <]*)( ×[^<]*)(</text>)', re.S)
+
+
+def _split_step_texts(svg: str) -> str:
+    """Put each value node's gradient number and each edge label's upstream part in its own tspan."""
+    svg = _NODE_GROUP.sub(r'\1\2<tspan class="grad-value">\3</tspan>\4', svg)
+    return _EDGE_LABEL.sub(r'\1<tspan class="upstream">\2</tspan>\3', svg)
+
+
+def _current_css(selector: str) -> str:
+    """The highlight of the node being processed (``CURRENT_STYLE``), as CSS for ``selector``."""
+    fill, stroke, width = CURRENT_STYLE["fillcolor"], CURRENT_STYLE["color"], CURRENT_STYLE["penwidth"]
+    return (
+        f"{selector} polygon {{ fill: {fill}; stroke: {stroke}; stroke-width: {width}; }}\n"
+        f"{selector} polyline {{ stroke: {stroke}; }}\n"
+    )
+
+
+def save_steps(root: Value, path, *, edge_labels: bool = True, **options) -> Path:
+    """Write the steps of ``backward_steps(root, **options)`` to one self-contained HTML page.
+
+    The page holds the picture once, inline, and a script that shows each step on it,
+    with a slider and previous/next buttons (arrow keys work too); it needs no server and
+    no network. Returns the path.
     """
     path = Path(path)
     if path.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"save_steps writes an HTML page: the file name must end in .html, got {str(path)!r}")
     require_folder(path)
-    frames = [(picture.svg(), caption) for picture, caption in _frames(root, edge_labels=edge_labels, **options)]
-    write_atomically(path, steps_html(frames).encode("utf-8"))
+    write_atomically(path, steps_html(StepPicture(root, edge_labels=edge_labels, **options)).encode("utf-8"))
     return path
 
 
-_PROLOGUE = re.compile(r"\A.*?(?=<svg)", re.S)
-
-
-def steps_html(frames: list[tuple[str, str]], title: str = "Backpropagation, step by step") -> str:
-    """An HTML page showing SVG ``frames`` (each with its caption) one at a time, with a slider."""
-    figures = "\n".join(
-        f'<figure class="frame"{"" if k == 0 else " hidden"}>{_PROLOGUE.sub("", svg, count=1)}</figure>'
-        for k, (svg, _) in enumerate(frames)
+def steps_html(picture: StepPicture, title: str = TITLE) -> str:
+    """The step-through page of ``picture`` (the template ``steps.html``, next to this module)."""
+    template = Template(resources.files(__package__).joinpath("steps.html").read_text(encoding="utf-8"))
+    return template.substitute(
+        title=html.escape(title),
+        steps=len(picture.ids),
+        picture=picture.svg,
+        step_css=".pending .grad-value, .pending .upstream { visibility: hidden; }\n" + _current_css(".current"),
+        data=script_json({"ids": picture.ids, "captions": picture.captions}),
     )
-    captions = json.dumps([caption for _, caption in frames], ensure_ascii=False).replace("</", "<\\/")
-    n = len(frames)
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>{html.escape(title)}</title>
-<style>
-body {{ font-family: Helvetica, Arial, sans-serif; margin: 1.5em; }}
-.controls {{ display: flex; gap: 0.6em; align-items: center; margin-bottom: 1em; }}
-input[type=range] {{ width: 24em; }}
-figure {{ margin: 0; overflow-x: auto; }}
-figure svg {{ max-width: 100%; height: auto; }}
-</style>
-</head>
-<body>
-<h1>{html.escape(title)}</h1>
-<div class="controls">
-<button id="prev" type="button">&#9664; previous</button>
-<input id="slider" type="range" min="1" max="{n}" value="1" aria-label="step">
-<button id="next" type="button">next &#9654;</button>
-<span id="caption"></span>
-</div>
-{figures}
-<script>
-const frames = document.querySelectorAll(".frame");
-const captions = {captions};
-const slider = document.getElementById("slider");
-function show(step) {{
-  step = Math.min(Math.max(step, 1), frames.length);
-  frames.forEach((f, i) => {{ f.hidden = i !== step - 1; }});
-  slider.value = step;
-  document.getElementById("caption").textContent = captions[step - 1];
-}}
-slider.addEventListener("input", () => show(Number(slider.value)));
-document.getElementById("prev").addEventListener("click", () => show(Number(slider.value) - 1));
-document.getElementById("next").addEventListener("click", () => show(Number(slider.value) + 1));
-document.addEventListener("keydown", (e) => {{
-  if (e.key === "ArrowLeft") show(Number(slider.value) - 1);
-  if (e.key === "ArrowRight") show(Number(slider.value) + 1);
-}});
-show(1);
-</script>
-</body>
-</html>
-"""
+
+
+def script_json(data) -> str:
+    """``data`` as JSON that is safe inside an HTML ``<script>``: no ``<`` (nor ``>``, ``&``) reaches it.
+
+    Written as ``\\u003c`` (``\\u003e``, ``\\u0026``), which JavaScript reads back as the same
+    characters, so no text (``</script>``, ``<!--``) can end the script or change how it is parsed;
+    the line separators U+2028 and U+2029, which older JavaScript refuses in strings, likewise.
+    """
+    return json.dumps(data, ensure_ascii=False).translate(_SCRIPT_ESCAPES)
+
+
+_SCRIPT_ESCAPES = {ord(c): f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"}
 
 
 def steps_widget(root: Value, *, edge_labels: bool = True, **options):
-    """A notebook slider (ipywidgets) walking through ``backward_steps(root, **options)``.
+    """A notebook slider (ipywidgets) walking through the steps of ``backward_steps(root, **options)``.
 
-    Needs ``ipywidgets`` (the ``notebooks`` dependency group); all frames are rendered first.
+    Needs ``ipywidgets`` (the ``notebooks`` dependency group). The graph is drawn once; each
+    step changes only a style sheet scoped to this widget's picture.
     """
     try:
         import ipywidgets as widgets
     except ImportError:
         raise ImportError("steps_widget needs ipywidgets: pip install ipywidgets (or uv sync --group notebooks)") from None
-    frames = [(picture.svg(), caption) for picture, caption in _frames(root, edge_labels=edge_labels, **options)]
-    slider = widgets.IntSlider(value=1, min=1, max=len(frames), description="step", continuous_update=True)
-    caption = widgets.Label(frames[0][1])
-    picture = widgets.HTML(frames[0][0])
+    picture = StepPicture(root, edge_labels=edge_labels, **options)
+    scope = f"scalargrad-steps-{next(_widget_numbers)}"
+
+    def shown(step: int) -> str:
+        return f'<div id="{scope}"><style>\n{picture.css(step, scope)}</style>\n{picture.svg}</div>'
+
+    n = len(picture.ids)
+    slider = widgets.IntSlider(value=1, min=1, max=n, description="step", continuous_update=True)
+    caption = widgets.Label(picture.captions[0])
+    view = widgets.HTML(shown(1))
 
     def show(change) -> None:
-        svg, text = frames[change["new"] - 1]
-        picture.value = svg
-        caption.value = text
+        view.value = shown(change["new"])
+        caption.value = picture.captions[change["new"] - 1]
 
     slider.observe(show, names="value")
-    play = widgets.Play(value=1, min=1, max=len(frames), interval=1200)
+    play = widgets.Play(value=1, min=1, max=n, interval=1200)
     widgets.jslink((play, "value"), (slider, "value"))
-    return widgets.VBox([widgets.HBox([play, slider, caption]), picture])
+    return widgets.VBox([widgets.HBox([play, slider, caption]), view])
