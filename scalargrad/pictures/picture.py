@@ -15,7 +15,7 @@ class Picture:
     """A graph picture: ``.source`` is its DOT text; it renders on demand and caches the SVG.
 
     ``backend`` is ``"auto"`` (system ``dot`` if on PATH, else the built-in WebAssembly
-    Graphviz), ``"dot"`` or ``"wasm"``.
+    Graphviz; viz.js in a browser's Python), ``"dot"``, ``"wasm"`` or ``"viz"``.
     """
 
     def __init__(self, source: str, backend: str = "auto"):
