@@ -3,6 +3,8 @@ and ``accuracy``."""
 
 from __future__ import annotations
 
+import sys
+
 from scalargrad import NonFiniteError, Value, no_grad
 from scalargrad.engine import checks
 from tqdm.auto import tqdm
@@ -10,6 +12,10 @@ from tqdm.auto import tqdm
 from . import losses as L
 from .data import batches as _batches
 from .optim import Optimizer
+
+if sys.platform == "emscripten":
+    # A browser's Python (Pyodide) has no threads: tqdm's monitor thread cannot start, and it would warn on every bar.
+    tqdm.monitor_interval = 0
 
 
 DivergenceError = NonFiniteError

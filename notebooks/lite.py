@@ -51,6 +51,8 @@ PRELOAD = ["micropip", "piplite", "ipykernel", "comm", "pyodide-kernel", "jedi",
 #: The site's Python: Pyodide 314 is CPython 3.14 on emscripten.
 PYODIDE_PLATFORM, PYODIDE_PYTHON = "wasm32-pyodide2025", "3.14"
 KERNEL_PLUGIN = "@jupyterlite/pyodide-kernel-extension:kernel"
+#: JupyterLab settings of the site.
+SETTINGS = {"@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"}}
 #: Where draw()'s "viz" backend finds viz.js, relative to the Pyodide folder (see scalargrad/pictures/render.py).
 VIZ_FILE = "viz.js"
 
@@ -210,6 +212,9 @@ def build(out: Path = DEFAULT_OUT) -> Path:
     settings = {"disablePyPIFallback": True, "loadPyodideOptions": {"packages": PRELOAD}}
     config = {"jupyter-config-data": {"litePluginSettings": {KERNEL_PLUGIN: settings}}}
     (lite / "jupyter-lite.json").write_text(json.dumps(config, indent=1))
+    # Every cell stays in the page (JupyterLab's default drops cells scrolled out of view): the
+    # notebooks are short, and a whole page can be searched, printed and checked.
+    (lite / "overrides.json").write_text(json.dumps(SETTINGS, indent=1))
     contents = lite / "files"
     contents.mkdir()
     for notebook in sorted(NOTEBOOKS.glob("*.ipynb")):

@@ -62,7 +62,6 @@ def jupyterlab(tmp_path):
         ("JUPYTERLAB_SETTINGS_DIR", "settings"),
         ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
         ("IPYTHONDIR", "ipython"),
-        ("MPLCONFIGDIR", "matplotlib"),
     ]:
         (tmp_path / sub).mkdir()
         env[var] = str(tmp_path / sub)
@@ -148,8 +147,8 @@ def test_playground_trains_in_jupyterlab(jupyterlab, browser_page):
         page.locator(".playground-controls button", has_text="Pause").click()
         page.locator(".playground-controls button", has_text="Train").wait_for()
 
-        boundary = page.locator("img.playground-boundary")
-        assert boundary.count() == 1 and boundary.evaluate("img => img.naturalWidth") > 100
+        boundary = page.locator(".playground-boundary svg")
+        assert boundary.count() == 1 and boundary.locator("circle.point").count() == 4
         graph = page.locator(".playground-graph svg")
         assert graph.count() >= 1 and graph.first.locator("g.node").count() > 0
     finally:
