@@ -68,6 +68,8 @@ def choose_backend(backend: str = "auto") -> str:
             "backend='dot' needs the Graphviz 'dot' program on PATH, and there is none; "
             "install Graphviz (e.g. apt-get install graphviz) or use backend='wasm'"
         )
+    if backend == "viz" and sys.platform != "emscripten":
+        raise RenderError("backend='viz' runs only in a browser's Python (Pyodide); use 'dot' or 'wasm'")
     return backend
 
 
@@ -177,11 +179,9 @@ _viz = None
 def _viz_svg(source: str) -> str:
     """SVG from viz.js in the page (Pyodide only); its start-up is awaited once, through JSPI (``run_sync``)."""
     global _viz
-    try:
-        import js
-        from pyodide.ffi import JsException, run_sync, to_js
-    except ImportError:
-        raise RenderError("backend='viz' runs only in a browser's Python (Pyodide); use 'dot' or 'wasm'") from None
+    import js  # Pyodide's modules: choose_backend lets "viz" through only there
+    from pyodide.ffi import JsException, run_sync, to_js
+
     if _viz is None:
         import pyodide_js
 
