@@ -193,12 +193,13 @@ class _Frame:
 
     def legend(self, entries: list[tuple[str, str, str]]) -> str:
         parts = []
+        # the top right corner, as wide as the longest name (about 5.6 px per letter at 10 px Helvetica)
+        x = self.right - 8 - 26 - 5.6 * max((len(name) for name, _, _ in entries), default=0)
         for k, (name, colour, dash) in enumerate(entries):
             y = self.top + 12 + 14 * k
-            x = self.right - 8
             style = f' stroke-dasharray="{dash}"' if dash else ""
-            parts.append(f'<line x1="{x - 150}" y1="{y - 3}" x2="{x - 130}" y2="{y - 3}" stroke="{colour}" stroke-width="1.6"{style}/>'
-                         f'<text x="{x - 126}" y="{y}" font-size="10" {FONT}>{escape(name)}</text>')
+            parts.append(f'<line x1="{x:.1f}" y1="{y - 3}" x2="{x + 20:.1f}" y2="{y - 3}" stroke="{colour}" stroke-width="1.6"{style}/>'
+                         f'<text x="{x + 26:.1f}" y="{y}" font-size="10" {FONT}>{escape(name)}</text>')
         return "".join(parts)
 
 
