@@ -201,8 +201,24 @@ def cleared(notebook: Path) -> str:
     return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
 
 
+def check_output_folder(out: Path) -> Path:
+    """``out`` resolved, if it may be replaced by a site: missing, empty, or a site built before.
+
+    Anything else (a folder of the user's, the checkout) is refused with a ValueError, and left alone."""
+    out = Path(out).resolve()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out must be a folder for the site, got the file {str(out)!r}")
+    if out.is_dir() and any(out.iterdir()) and not (out / "jupyter-lite.json").is_file():
+        raise ValueError(
+            f"--out {str(out)!r} holds files that are not a site built before (no jupyter-lite.json); "
+            "the build replaces its folder, so name a new or empty one"
+        )
+    return out
+
+
 def build(out: Path = DEFAULT_OUT) -> Path:
     """Build the site into ``out`` (replaced), offline except for the registries; return ``out``."""
+    out = check_output_folder(out)
     modules = npm_packages()
     lite = BUILD / "lite-dir"
     shutil.rmtree(lite, ignore_errors=True)
@@ -254,6 +270,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the site's folder (default build/lite/site)")
     parser.add_argument("--port", type=int, default=8000, help="serve: the port on 127.0.0.1 (default 8000)")
     args = parser.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port must be from 0 to 65535, got {args.port}")
+    try:
+        args.out = check_output_folder(args.out)
+    except ValueError as error:
+        parser.error(str(error))
     if args.command == "build" or not (args.out / "index.html").exists():
         build(args.out)
     if args.command == "serve":

@@ -44,3 +44,29 @@ def test_the_site_gets_each_notebook_without_outputs_and_with_the_pyodide_kernel
 
 def test_names_compare_as_pip_compares_them():
     assert {lite.normalize(n) for n in ("Prompt_Toolkit", "prompt.toolkit", "prompt--toolkit")} == {"prompt-toolkit"}
+
+
+def test_the_build_never_replaces_a_folder_that_is_not_a_site(tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.txt").write_text("years of work")
+    with pytest.raises(ValueError, match=r"holds files that are not a site built before .*name a new or empty one"):
+        lite.build(mine)
+    with pytest.raises(SystemExit):
+        lite.main(["build", "--out", str(mine)])
+    assert "holds files that are not a site built before" in capsys.readouterr().err
+    assert [p.name for p in mine.iterdir()] == ["thesis.txt"] and (mine / "thesis.txt").read_text() == "years of work"
+    with pytest.raises(ValueError, match="--out must be a folder for the site, got the file"):
+        lite.check_output_folder(mine / "thesis.txt")
+    with pytest.raises(ValueError, match="not a site built before"):
+        lite.check_output_folder(ROOT)
+    assert lite.check_output_folder(tmp_path / "new") == (tmp_path / "new").resolve()
+    (tmp_path / "old-site").mkdir()
+    (tmp_path / "old-site" / "jupyter-lite.json").write_text("{}")
+    assert lite.check_output_folder(tmp_path / "old-site") == (tmp_path / "old-site").resolve()
+
+
+def test_serve_refuses_a_port_out_of_range(capsys):
+    with pytest.raises(SystemExit):
+        lite.main(["serve", "--port", "70000"])
+    assert "--port must be from 0 to 65535, got 70000" in capsys.readouterr().err
