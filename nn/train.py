@@ -3,6 +3,8 @@ and ``accuracy``."""
 
 from __future__ import annotations
 
+import sys
+
 from scalargrad import NonFiniteError, Value, no_grad
 from scalargrad.engine import checks
 from tqdm.auto import tqdm
@@ -13,6 +15,10 @@ from .module import Module
 from .normalization import BatchNorm1d
 from .optim import Optimizer
 from .summary import layers_in_order
+
+if sys.platform == "emscripten":
+    # A browser's Python (Pyodide) has no threads: tqdm's monitor thread cannot start, and it would warn on every bar.
+    tqdm.monitor_interval = 0
 
 
 DivergenceError = NonFiniteError

@@ -8,13 +8,17 @@ import math
 import re
 import subprocess
 import sys
+from xml.etree import ElementTree
 
 import pytest
 
 from nn import bce_with_logits
 from nn.playground import Playground
-from nn.ui import LiveTraining, PlaygroundWidget, figure, network_graph
+from nn.ui import LiveTraining, PlaygroundWidget, figure, network_graph, plane_chart
+from nn.ui.charts import field_colour, nice_ticks
 from scalargrad import NonFiniteError, no_grad
+
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 def weights(pg):
@@ -138,16 +142,42 @@ def test_the_logic_imports_no_pictures_widgets_or_ui():
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
 
 
-def test_figure_shows_the_loss_curve_and_the_boundary_with_every_point():
+def test_figure_shows_the_loss_curve_and_the_boundary_with_every_point(tmp_path):
     pg = Playground(dataset="circles", hidden=4, n=30)
     pg.train(12)
-    fig = figure(pg)
-    loss_ax, boundary_ax = fig.axes[:2]
-    curve = loss_ax.get_lines()[0]
-    assert list(curve.get_ydata()) == pg.history["loss"] and len(curve.get_xdata()) == 12
-    points = sum(len(c.get_offsets()) for c in boundary_ax.collections if hasattr(c, "get_offsets") and c.get_label().startswith("class"))
-    assert points == 30
-    assert "decision boundary" in boundary_ax.get_title()
+    svg = figure(pg).svg
+    root = ElementTree.fromstring(svg)  # well-formed SVG
+    (curve,) = [e for e in root.iter(SVG + "polyline") if e.get("class") == "curve"]
+    heights = [float(xy.split(",")[1]) for xy in curve.get("points").split()]
+    assert len(heights) == 12
+    losses = pg.history["loss"]
+    # SVG's y grows downwards: the curve is highest where the loss is largest, and so on
+    assert sorted(range(12), key=lambda i: heights[i]) == sorted(range(12), key=lambda i: -losses[i])
+    assert len([e for e in root.iter(SVG + "circle") if e.get("class") == "point"]) == 30
+    assert "decision boundary" in svg and f"loss {pg.loss:.4f} after 12 steps" in svg
+    assert figure(pg).save(tmp_path / "f.svg").read_text() == svg
+    with pytest.raises(ValueError, match="a chart is saved as .svg, got"):
+        figure(pg).save(tmp_path / "f.png")
+    assert not (tmp_path / "f.png").exists()
+
+
+def test_the_boundary_field_is_shaded_by_probability_with_its_half_contour():
+    xs, ys = [0.0, 1.0, 2.0], [0.0, 1.0]
+    grid = [[0.0, 0.5, 1.0], [0.0, 0.25, 1.0]]
+    root = ElementTree.fromstring(plane_chart([[0.0, 0.0], [2.0, 1.0]], [0, 1], field=(xs, ys, grid)).svg)
+    fills = [e.get("fill") for e in root.iter(SVG + "rect") if e.get("fill", "").startswith("#")]
+    assert {"#2166ac", "#f7f7f7", "#b2182b"} <= set(fills)  # 0 blue, ½ white, 1 red
+    (contour,) = [e for e in root.iter(SVG + "path") if e.get("class") == "contour"]
+    assert contour.get("d").count("M") == 2  # the ½ line crosses both cells once
+    assert [field_colour(p) for p in (-1.0, 2.0, float("nan"))] == ["#2166ac", "#b2182b", "#f7f7f7"]
+
+
+def test_nice_ticks_are_round_numbers_inside_the_range():
+    assert nice_ticks(0, 1) == [0, 0.5, 1.0]
+    assert nice_ticks(0, 1, count=11) == [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+    assert nice_ticks(-0.37, 1.37) == [0, 0.5, 1.0]
+    assert nice_ticks(1, 150) == [50, 100, 150]
+    assert nice_ticks(3, 3) == [3]
 
 
 def test_graph_draws_one_node_per_neuron_and_leaves_the_gradients_alone():
@@ -200,7 +230,7 @@ def test_the_widget_buttons_and_controls_drive_the_playground():
     pytest.importorskip("ipywidgets")
     pg = Playground(dataset="xor", hidden=3)
     ui = PlaygroundWidget(pg)
-    assert "step 0 · loss" in ui.status.value and ui.boundary_image.value[:4] == b"\x89PNG"
+    assert "step 0 · loss" in ui.status.value and ui.boundary_image.value.startswith("<svg") and "decision boundary" in ui.boundary_image.value
     assert "<svg" in ui.graph.value and "XOR truth table" in ui.table.value
     width, height = map(float, re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', ui.graph.value).groups())
     assert width <= 660 and height <= 460  # scaled to fit the page, viewBox untouched

@@ -1,64 +1,34 @@
 """Pictures of a :class:`nn.playground.Playground`: the loss curve and the decision boundary
-(matplotlib, imported when a picture is made), and the network drawn one node per neuron."""
+(SVG charts, :mod:`nn.ui.charts`), and the network drawn one node per neuron."""
 
 from __future__ import annotations
 
-import io
 import math
 
 from scalargrad import draw
 
 from ..losses import bce_with_logits
+from .charts import Chart, line_chart, plane_chart, side_by_side
 
 
-def plot_boundary(pg, ax, resolution: int = 40) -> None:
-    """Draw the predicted probability over the plane, the 0.5 contour and the data points on ``ax``."""
-    xs, ys, grid = pg.boundary_grid(resolution)
-    ax.contourf(xs, ys, grid, levels=[i / 10 for i in range(11)], cmap="RdBu_r", alpha=0.55, vmin=0, vmax=1)
-    ax.contour(xs, ys, grid, levels=[0.5], colors="k", linewidths=1.2)
-    for label, colour in ((0, "#2166ac"), (1, "#b2182b")):
-        pts = [p for p, t in zip(pg.X, pg.y) if t == label]
-        ax.scatter([p[0] for p in pts], [p[1] for p in pts], c=colour, edgecolors="black", linewidths=0.6,
-                   s=70 if len(pg.X) <= 10 else 28, label=f"class {label}")
-    ax.set_xlim(xs[0], xs[-1])
-    ax.set_ylim(ys[0], ys[-1])
-    ax.set_title(f"{pg.settings['dataset']}: decision boundary (accuracy {pg.accuracy:.2f})")
+def boundary_chart(pg, resolution: int = 40) -> Chart:
+    """The predicted probability over the plane (blue 0 → white ½ → red 1), its ½ contour and the data points."""
+    field = pg.boundary_grid(resolution)
+    title = f"{pg.settings['dataset']}: decision boundary (accuracy {pg.accuracy:.2f})"
+    return plane_chart(pg.X, pg.y, field=field, title=title)
 
 
-def plot_loss(pg, ax) -> None:
-    """Draw the loss after each step on ``ax``, with ln 2 (a coin flip's loss) for reference."""
+def loss_chart(pg) -> Chart:
+    """The loss after each step, with ln 2 (a coin flip's loss) for reference."""
     loss = pg.history["loss"]
-    ax.plot(range(1, len(loss) + 1), loss, color="#b2182b", label="loss")
-    ax.axhline(math.log(2), color="grey", linestyle=":", linewidth=1, label="ln 2 (a coin flip)")
-    ax.set_xlabel("step")
-    ax.set_ylabel("mean cross entropy")
-    ax.set_xlim(0, max(10, len(loss)))
-    ax.set_ylim(0, max([1.0] + loss[:1]) * 1.05)
-    ax.legend(loc="upper right", fontsize=8)
-    ax.set_title(f"loss {pg.loss:.4f} after {pg.steps} steps")
+    return line_chart({"loss": loss}, title=f"loss {pg.loss:.4f} after {pg.steps} steps", xlabel="step",
+                      ylabel="mean cross entropy", reference=(math.log(2), "ln 2 (a coin flip)"),
+                      xmax=max(10, len(loss)), ymax=max([1.0] + loss[:1]) * 1.05)
 
 
-def figure(pg):
-    """A matplotlib Figure with the loss curve (left) and the decision boundary (right)."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(10, 4), layout="constrained")
-    left, right = fig.subplots(1, 2)
-    plot_loss(pg, left)
-    plot_boundary(pg, right)
-    return fig
-
-
-def png(plot, pg, figsize) -> bytes:
-    """``plot(pg, ax)`` drawn alone on a figure of ``figsize`` inches, as PNG bytes."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize, dpi=90, layout="constrained")
-    plot(pg, fig.subplots())
-    buffer = io.BytesIO()
-    FigureCanvasAgg(fig).print_png(buffer)
-    return buffer.getvalue()
+def figure(pg) -> Chart:
+    """The loss curve (left) and the decision boundary (right), side by side."""
+    return side_by_side(loss_chart(pg), boundary_chart(pg))
 
 
 def network_graph(pg, point=None):

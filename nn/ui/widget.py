@@ -14,7 +14,7 @@ from scalargrad import NonFiniteError
 
 from ..playground import ACTIVATIONS, DATASETS, OPTIMIZERS
 from .live import LiveTraining
-from .pictures import network_graph, plot_boundary, plot_loss, png
+from .pictures import boundary_chart, loss_chart, network_graph
 
 
 def _fitted(svg: str, max_width: float = 660, max_height: float = 460) -> str:
@@ -48,8 +48,8 @@ class PlaygroundWidget:
         self.train_button = w.Button(description="Train", icon="play", button_style="success")
         self.reset_button = w.Button(description="Reset", icon="refresh")
         self.status = w.HTML()
-        self.loss_image = w.Image(format="png")
-        self.boundary_image = w.Image(format="png")
+        self.loss_image = w.HTML()
+        self.boundary_image = w.HTML()
         self.table = w.HTML()
         self.graph = w.HTML()
 
@@ -82,8 +82,8 @@ class PlaygroundWidget:
         self.status.value = (
             f"<code>step {pg.steps} · loss {pg.loss:.4f} · accuracy {pg.accuracy:.2f}</code>"
         )
-        self.loss_image.value = png(plot_loss, pg, (5, 3.2))
-        self.boundary_image.value = png(plot_boundary, pg, (5, 4.2))
+        self.loss_image.value = loss_chart(pg).svg
+        self.boundary_image.value = boundary_chart(pg).svg
         self.table.value = self._table_html() if pg.settings["dataset"] == "xor" else ""
         now = time.perf_counter()
         if graph or (graph is None and now - getattr(self, "_graph_drawn", 0.0) > 2.0):

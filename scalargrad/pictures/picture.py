@@ -15,8 +15,8 @@ class Picture:
     """A graph picture: ``.source`` is its DOT text; it renders on demand and caches the SVG.
 
     ``backend`` is ``"auto"`` (system ``dot`` if on PATH, else the built-in WebAssembly
-    Graphviz), ``"dot"`` or ``"wasm"``; a render taking longer than ``time_limit`` seconds
-    (``None``: no limit) is stopped with ``RenderError``.
+    Graphviz; viz.js in a browser's Python), ``"dot"``, ``"wasm"`` or ``"viz"``; a render taking
+    longer than ``time_limit`` seconds (``None``: no limit) is stopped with ``RenderError``.
     """
 
     def __init__(self, source: str, backend: str = "auto", time_limit: float | None = render.DEFAULT_TIME_LIMIT):

@@ -1,6 +1,6 @@
 """Turning DOT text into pictures, with or without a system Graphviz.
 
-Two backends make SVG:
+Three backends make SVG:
 
 * ``"dot"``: the system Graphviz ``dot`` program, through the ``graphviz`` package.
   Used whenever ``dot`` is on ``PATH``: it is faster and measures text with real fonts.
@@ -8,6 +8,12 @@ Two backends make SVG:
   ``wasmtime``, so pictures work right after ``pip install`` with nothing else.
   It is asked for SVG only: asking it for png/pdf fails and can break the next render.
   Its build has no HTML-like labels, which is why nodes use record labels.
+* ``"viz"``: in a browser's Python (Pyodide, ``sys.platform == "emscripten"``, e.g. the course's
+  JupyterLite site), where neither can run: viz.js, Graphviz compiled to WebAssembly for web
+  pages (the npm package ``@viz-js/viz``), called through Pyodide's JavaScript bridge. The
+  ``"auto"`` choice there. It needs ``viz.js`` beside the Pyodide runtime (the site puts it
+  there) and a browser with JavaScript Promise Integration (Chrome/Chromium 137+), which lets
+  Python wait for its one-time start-up.
 
 PNG is always made from the SVG by ``resvg`` (so both backends give the same kind of PNG),
 with its text set in Arimo, the font shipped by the ``fontpkg-arimo`` package (SIL Open Font
@@ -26,13 +32,17 @@ import atexit
 import shutil
 import struct
 import subprocess
+import sys
 import threading
 import zlib
 
 from ..engine import checks
 
-BACKENDS = ("auto", "dot", "wasm")
+BACKENDS = ("auto", "dot", "wasm", "viz")
 DEFAULT_TIME_LIMIT = 60.0  # seconds; the bench's graphs of 500 nodes take 2 s at most
+
+#: The file, beside the Pyodide runtime, that the ``"viz"`` backend imports (``@viz-js/viz``'s dist/viz.js).
+VIZ_FILE = "viz.js"
 
 #: The family every PNG's text is set in (from the ``fontpkg-arimo`` package).
 PNG_FONT = "Arimo"
@@ -51,21 +61,24 @@ def dot_available() -> bool:
 
 
 def check_backend(backend) -> None:
-    """Refuse a backend name other than ``"auto"``, ``"dot"`` and ``"wasm"``, saying what was given."""
+    """Refuse a backend name other than ``"auto"``, ``"dot"``, ``"wasm"`` and ``"viz"``, saying what was given."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
 
 
 def choose_backend(backend: str = "auto") -> str:
-    """The backend that will draw: ``"dot"`` if asked for or on ``PATH`` (for ``"auto"``), else ``"wasm"``."""
+    """The backend that will draw: for ``"auto"``, ``"viz"`` in a browser's Python, else ``"dot"`` when
+    it is on ``PATH``, else ``"wasm"``; a backend asked for by name is checked, then used."""
     check_backend(backend)
     if backend == "auto":
-        return "dot" if dot_available() else "wasm"
+        return "viz" if sys.platform == "emscripten" else "dot" if dot_available() else "wasm"
     if backend == "dot" and not dot_available():
         raise RenderError(
             "backend='dot' needs the Graphviz 'dot' program on PATH, and there is none; "
             "install Graphviz (e.g. apt-get install graphviz) or use backend='wasm'"
         )
+    if backend == "viz" and sys.platform != "emscripten":
+        raise RenderError("backend='viz' runs only in a browser's Python (Pyodide); use 'dot' or 'wasm'")
     return backend
 
 
@@ -81,6 +94,8 @@ def render_svg(source: str, backend: str = "auto", time_limit: float | None = DE
     check_time_limit(time_limit)
     if chosen == "dot":
         return _pipe_dot(source, "svg", time_limit).decode("utf-8")
+    if chosen == "viz":
+        return _viz_svg(source)
     return _wasm_svg(source, time_limit)
 
 
@@ -97,6 +112,11 @@ def render_png(svg: str, scale: float = 2.0, *, system_fonts: bool = True) -> by
     with ``system_fonts=False`` only Arimo is used and such characters are drawn as its empty
     "missing letter" boxes.
     """
+    if sys.platform == "emscripten":
+        raise RenderError(
+            "PNG export is not available in the browser (Pyodide has no resvg): "
+            "save the picture as .svg, or run the notebook in a local Jupyter for PNG"
+        )
     import resvg_py
 
     scale = checks.number(scale, "scale", low=0.0, high=16.0, low_open=True)
@@ -243,3 +263,28 @@ def _interruptible_wasm_renderer():
                     timer.join()  # no epoch may move on after this render has ended
 
     return InterruptibleWasmtime()
+
+
+_viz = None
+
+
+def _viz_svg(source: str) -> str:
+    """SVG from viz.js in the page (Pyodide only); its start-up is awaited once, through JSPI (``run_sync``)."""
+    global _viz
+    import js  # Pyodide's modules: choose_backend lets "viz" through only there
+    from pyodide.ffi import JsException, run_sync, to_js
+
+    if _viz is None:
+        import pyodide_js
+
+        url = js.URL.new(VIZ_FILE, pyodide_js._api.config.indexURL).href
+        try:
+            module = run_sync(js.eval(f"import({url!r})"))
+            _viz = run_sync(module.instance())
+        except (JsException, RuntimeError) as error:
+            raise RenderError(f"viz.js could not be loaded from {url}: {error}") from None
+    result = _viz.render(source, to_js({"format": "svg"}, dict_converter=js.Object.fromEntries))
+    if result.status != "success":
+        messages = "; ".join(e.message.strip() for e in result.errors) or "no message"
+        raise RenderError(f"viz.js failed to render svg: {messages}")
+    return result.output
