@@ -148,3 +148,15 @@ def test_hostile_labels_are_drawn_exactly_as_written(label, backend):
     texts = svg_texts(svg)
     assert texts[: len(HOSTILE_SHOWN[label])] == HOSTILE_SHOWN[label]
     assert {t for t in svg_titles(svg) if "->" not in t} == {"v0", "v1", "v2", "o2", "scalargrad"}
+
+
+def test_draw_dot_format_is_what_render_writes(tmp_path, monkeypatch):
+    # micrograd's draw_dot(root, format="png") then dot.render("graph") writes graph.png
+    monkeypatch.chdir(tmp_path)
+    from scalargrad import Value, draw_dot
+
+    x = Value(2.0, "x")
+    picture = draw_dot(x * x, format="png")
+    assert picture.render("graph") == "graph.png"
+    assert (tmp_path / "graph.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert picture.render("other", format="svg") == "other.svg" and (tmp_path / "other.svg").read_text().lstrip().startswith("<")

@@ -164,8 +164,8 @@ def draw(
     * ``backend``: ``"auto"``, ``"dot"`` (system Graphviz) or ``"wasm"`` (built in).
     * ``time_limit``: seconds Graphviz may take to lay the picture out (``None``: no limit);
       past it the render stops with ``RenderError`` saying how to draw less.
-    * ``format``: accepted for micrograd's ``draw_dot(root, format="svg")``; the picture
-      can be saved in any format anyway.
+    * ``format``: ``"svg"`` or ``"png"``, what ``.render(filename)`` writes, as micrograd's
+      ``draw_dot(root, format="svg")``; ``.save(path)`` writes any format its extension names.
 
     Returns a ``Picture`` (shown as an image by Jupyter; ``.source``, ``.svg()``, ``.save(path)``).
     ``root`` and its graph are not changed.
@@ -178,7 +178,7 @@ def draw(
         time_limit=time_limit,
     )
     order = graph_nodes(root, options)
-    return Picture(dot_source(order, options, grad_of=_current_grad), backend, time_limit)
+    return Picture(dot_source(order, options, grad_of=_current_grad), backend, time_limit, format)
 
 
 draw_dot = draw

@@ -19,12 +19,14 @@ class Picture:
     longer than ``time_limit`` seconds (``None``: no limit) is stopped with ``RenderError``.
     """
 
-    def __init__(self, source: str, backend: str = "auto", time_limit: float | None = render.DEFAULT_TIME_LIMIT):
+    def __init__(self, source: str, backend: str = "auto", time_limit: float | None = render.DEFAULT_TIME_LIMIT,
+                 format: str = "svg"):
         render.check_backend(backend)
         render.check_time_limit(time_limit)
         self.source = source
         self.backend = backend
         self.time_limit = time_limit
+        self.format = format  # what render() writes unless told otherwise, as a graphviz.Digraph's format
         self._svg: str | None = None
 
     def svg(self) -> str:
@@ -60,9 +62,10 @@ class Picture:
         write_atomically(path, data)
         return path
 
-    def render(self, filename: str = "graph", format: str = "svg") -> str:
-        """micrograd/graphviz-style ``render``: write ``filename.format`` and return its name."""
-        target = f"{filename}.{format}"
+    def render(self, filename: str = "graph", format: str | None = None) -> str:
+        """micrograd/graphviz-style ``render``: write ``filename.format`` (the picture's ``format``
+        unless given: ``draw_dot(root, format="png").render("graph")`` writes graph.png) and return its name."""
+        target = f"{filename}.{format or self.format}"
         self.save(target)
         return target
 
