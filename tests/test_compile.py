@@ -473,9 +473,37 @@ def test_the_benchmark_steps_compute_what_eager_does():
           rel=1e-12)
 
 
-def test_fit_compiled_refuses_batchnorm_and_changes_nothing(moons):
+@pytest.mark.parametrize("loss, dropout", [("cross_entropy", True), ("mse", False)])
+def test_fit_compiled_with_batchnorm_gives_eagers_history_and_statistics(loss, dropout, moons):
+    """μ and σ² are the program's inputs; their own gradients come back through the layers before the norm."""
     X, y = moons
-    model = nn.Sequential(nn.Linear(2, 4, seed=1), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 1, seed=2))
+    y = y if loss == "cross_entropy" else [[t, 1 - t] for t in y]
+
+    def model():
+        after = [nn.Dropout(0.3, seed=5), nn.Linear(5, 3, seed=2), nn.Tanh(), nn.Dropout(0.2, seed=9)] if dropout else [nn.Linear(5, 3, seed=2)]
+        return nn.Sequential(nn.Linear(2, 5, seed=1), nn.BatchNorm1d(5), nn.ReLU(), *after, nn.Linear(3, 2, seed=4))
+
+    runs = []
+    for compiled in (False, True):
+        m = model()
+        history = nn.fit(m, X, y, loss, nn.SGD(m.parameters(), lr=0.1, momentum=0.9), epochs=3, batch_size=10, seed=3,
+                         progress=False, compile=compiled)
+        runs.append((history, [p.data for p in m.parameters()], m[1].running_mean + m[1].running_var, m[1].num_batches_tracked))
+    (eager_h, eager_p, eager_s, eager_n), (comp_h, comp_p, comp_s, comp_n) = runs
+    close(comp_h["loss"], eager_h["loss"], rel=1e-9)
+    assert comp_h["accuracy"] == eager_h["accuracy"]
+    close(comp_p, eager_p, rel=1e-9)
+    close(comp_s, eager_s, rel=1e-9)
+    assert comp_n == eager_n == 9
+
+
+@pytest.mark.parametrize("layers", [
+    lambda: [nn.Linear(2, 4, seed=1), nn.BatchNorm1d(4), nn.BatchNorm1d(4), nn.Linear(4, 1, seed=2)],
+    lambda: [nn.Dropout(0.5, seed=1), nn.Linear(2, 4, seed=1), nn.BatchNorm1d(4), nn.Linear(4, 1, seed=2)],
+], ids=["two norms", "dropout before the norm"])
+def test_fit_compiled_refuses_batchnorm_it_cannot_compile_and_changes_nothing(layers, moons):
+    X, y = moons
+    model = nn.Sequential(*layers())
     before = [p.data for p in model.parameters()]
     with pytest.raises(ValueError, match="BatchNorm1d.*compile=False"):
         nn.fit(model, X, y, "mse", nn.SGD(model.parameters(), lr=0.1), epochs=1, batch_size=8, progress=False, compile=True)
