@@ -78,11 +78,14 @@ class CompiledTrainer:
             raise ValueError(f"fit: compile=True supports one BatchNorm1d layer and this model has {len(norms)}; "
                              "train it eagerly (compile=False)")
         self.norm = norms[0] if norms else None
+        self.whole_batches = bool(norms)  # eager gives such a model each batch whole (fit's rule)
         self.statistics = None  # with a norm: (the norm's inputs, μ placeholders, σ² placeholders)
         self.by_target = None
         self.traced = self._trace(X[0], y[0], placeholder_target=True)
         if self.traced is None:  # the loss's graph depends on the target's value
             self.by_target = {_key(y[0]): self._trace(X[0], y[0], placeholder_target=False)}
+        if self.statistics is None:  # a norm the forward never calls
+            self.norm = None
         self.before_norm = None if self.norm is None else self._before_norm()
 
     def _before_norm(self) -> Program:
@@ -100,6 +103,7 @@ class CompiledTrainer:
     def _trace(self, x0, t0, placeholder_target: bool):
         """The program of ``loss(model(x), t)`` with inputs (features..., target..., masks...)."""
         masks = []  # (placeholder, the Dropout it belongs to), in the order eager draws them
+        calls = []  # the norm's, in this trace
 
         def drop(module):
             def masked(x):
@@ -109,6 +113,10 @@ class CompiledTrainer:
             return masked
 
         def normalise(sample):
+            if calls:
+                raise ValueError("fit: compile=True supports a BatchNorm1d called once per forward; train this model "
+                                 "eagerly (compile=False)")
+            calls.append(sample)
             inputs = [h if isinstance(h, Value) else Value(float(h)) for h in sample]
             means = [Value(0.0, f"mean{j}") for j in range(len(inputs))]
             variances = [Value(1.0, f"var{j}") for j in range(len(inputs))]
@@ -139,7 +147,7 @@ class CompiledTrainer:
             return None
         outputs = output if isinstance(output, (list, tuple)) else [output]
         self._feature_placeholders, self._mask_placeholders = _flat(xs), [m for m, _ in masks]
-        statistics = [*self.statistics[1], *self.statistics[2]] if self.norm is not None else []
+        statistics = [*self.statistics[1], *self.statistics[2]] if calls else []
         inputs = [*_flat(xs), *targets, *statistics, *(m for m, _ in masks)]
         return Program(loss, inputs, watch=outputs), [d for _, d in masks]
 
@@ -154,7 +162,7 @@ class CompiledTrainer:
         a BatchNorm1d eager gives the model the batch whole, so layer by layer, and within a
         layer, sample by sample."""
         factors = np.empty((n, len(owners)))
-        if self.norm is None:
+        if not self.whole_batches:
             for i in range(n):
                 factors[i] = [d._drop(1.0) for d in owners]
             return factors

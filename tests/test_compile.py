@@ -497,10 +497,46 @@ def test_fit_compiled_with_batchnorm_gives_eagers_history_and_statistics(loss, d
     assert comp_n == eager_n == 9
 
 
+class _NormNeverCalled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear, self.norm = nn.Linear(2, 1, seed=1), nn.BatchNorm1d(2)
+
+    def forward(self, x):
+        return self.linear(x)
+
+
+class _NormCalledTwice(_NormNeverCalled):
+    def forward(self, x):
+        return self.linear(self.norm(self.norm(x)))
+
+
+@pytest.mark.parametrize("model", [
+    lambda: nn.Sequential(nn.BatchNorm1d(2, momentum=None), nn.Linear(2, 1, seed=2)),
+    lambda: nn.Sequential(nn.Linear(2, 3, seed=1), nn.BatchNorm1d(3, affine=False, track_running_stats=False), nn.Tanh(),
+                          nn.Linear(3, 1, seed=2)),
+    _NormNeverCalled,
+], ids=["norm first, momentum None", "no affine, no running statistics", "norm never called"])
+def test_fit_compiled_with_batchnorm_variants_gives_eagers_history(model, moons):
+    X, y = moons
+    y = [2 * t - 1 for t in y]  # hinge: one program per target, the statistics in each
+    runs = []
+    for compiled in (False, True):
+        m = model()
+        history = nn.fit(m, X, y, "hinge", nn.SGD(m.parameters(), lr=0.1), epochs=2, batch_size=10, seed=1, l2=1e-3,
+                         progress=False, compile=compiled)
+        runs.append((history, list(m.state_dict().values())))
+    (eager_h, eager_state), (comp_h, comp_state) = runs
+    close(comp_h["loss"], eager_h["loss"], rel=1e-9)
+    assert comp_h["accuracy"] == eager_h["accuracy"]
+    close(comp_state, eager_state, rel=1e-9)
+
+
 @pytest.mark.parametrize("layers", [
     lambda: [nn.Linear(2, 4, seed=1), nn.BatchNorm1d(4), nn.BatchNorm1d(4), nn.Linear(4, 1, seed=2)],
     lambda: [nn.Dropout(0.5, seed=1), nn.Linear(2, 4, seed=1), nn.BatchNorm1d(4), nn.Linear(4, 1, seed=2)],
-], ids=["two norms", "dropout before the norm"])
+    lambda: [_NormCalledTwice()],
+], ids=["two norms", "dropout before the norm", "one norm called twice"])
 def test_fit_compiled_refuses_batchnorm_it_cannot_compile_and_changes_nothing(layers, moons):
     X, y = moons
     model = nn.Sequential(*layers())
