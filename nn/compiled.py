@@ -5,9 +5,11 @@ sample's features, its target and every dropout choice, compiled with
 ``scalargrad.compile``, and then run on whole (mini)batches of numpy arrays. The
 gradients, losses and accuracies are those of the eager loop (within rounding).
 
-* Targets are placeholders when the loss uses them as Values (mse, l1, bce, bce_with_logits);
-  a loss whose graph depends on the target's value (cross_entropy's class index, hinge's
-  ±1) gets one program per distinct target instead.
+* Targets are placeholders when the loss uses them as Values (mse, l1, bce, bce_with_logits).
+  Cross-entropy (``cross_entropy``, ``CrossEntropyLoss``) is traced as −Σₖ tₖ·log_softmax(z)ₖ
+  with the one-hot tₖ as placeholders: with tₖ ∈ {0, 1} it is exactly ln Σⱼ e^zⱼ − z_class,
+  value and gradient, in one program for every class. Any other loss whose graph depends on
+  the target's value (hinge's ±1) gets one program per distinct target instead.
 * BatchNorm1d (one such layer, with no Dropout before it): its batch mean μ and biased variance
   σ² are inputs of the program (numbers, the same for every sample). Each batch runs in three
   passes: the layers before the norm give every sample's hⱼ (its input), so μⱼ = (1/N) Σₖ hₖⱼ
@@ -29,7 +31,9 @@ import numpy as np
 from scalargrad import Program, Value, topological_order
 from scalargrad.engine import checks
 
+from . import losses
 from .layers import Dropout
+from .loss_modules import CrossEntropyLoss
 from .normalization import BatchNorm1d
 
 #: More distinct targets than this, with a loss that cannot take the target as an input, is refused.
@@ -45,6 +49,14 @@ def _placeholders(sample, name: str):
 
 def _flat(placeholders) -> list:
     return list(placeholders) if isinstance(placeholders, list) else [placeholders]
+
+
+def _is_cross_entropy(loss_fn) -> bool:
+    return loss_fn is losses.cross_entropy or (isinstance(loss_fn, CrossEntropyLoss) and loss_fn.reduction != "none")
+
+
+def _index(target, classes: int) -> bool:
+    return isinstance(target, int) and not isinstance(target, bool) and 0 <= target < classes
 
 
 def _key(target):
@@ -81,7 +93,10 @@ class CompiledTrainer:
         self.whole_batches = bool(norms)  # eager gives such a model each batch whole (fit's rule)
         self.statistics = None  # with a norm: (the norm's inputs, μ placeholders, σ² placeholders)
         self.by_target = None
+        self.classes = None  # with cross-entropy: the number of classes, the one-hot targets' length
         self.traced = self._trace(X[0], y[0], placeholder_target=True)
+        if self.classes is not None and not all(_index(t, self.classes) for t in y):
+            self.classes, self.traced = None, None  # the eager loss's own check will refuse the bad target
         if self.traced is None:  # the loss's graph depends on the target's value
             self.by_target = {_key(y[0]): self._trace(X[0], y[0], placeholder_target=False)}
         if self.statistics is None:  # a norm the forward never calls
@@ -132,7 +147,12 @@ class CompiledTrainer:
             output = self.model(xs)
             target = _placeholders(t0, "y") if placeholder_target else t0
             try:
-                loss = self.loss_fn(output, target)
+                if placeholder_target and _is_cross_entropy(self.loss_fn) and isinstance(output, list):
+                    target = [Value(0.0, f"y{k}") for k in range(len(output))]
+                    self.classes = len(output)
+                    loss = -sum(t * z for t, z in zip(target, losses.log_softmax(output)))
+                else:
+                    loss = self.loss_fn(output, target)
             except (TypeError, ValueError):
                 if placeholder_target:
                     return None
@@ -181,7 +201,8 @@ class CompiledTrainer:
         statistics = [*means, *variances]
         if self.by_target is None:
             program, owners = self.traced
-            run = self._backward(program, columns, np.asarray(yb, dtype=np.float64), statistics, self._masks(owners, n), n)
+            targets = np.eye(self.classes)[yb] if self.classes is not None else np.asarray(yb, dtype=np.float64)
+            run = self._backward(program, columns, targets, statistics, self._masks(owners, n), n)
             losses, outputs, gradients = run.output, run.watched, [(run.input_gradients, len(owners))]
         else:
             losses, outputs, gradients = self._backward_by_target(columns, yb, statistics, n)

@@ -430,13 +430,31 @@ def test_fit_compiled_with_dropout_draws_eagers_masks(loss, moons):
     close(comp_p, eager_p, rel=1e-9)
 
 
-def test_fit_compiled_with_class_targets():
+@pytest.mark.parametrize("loss", ["cross_entropy", nn.CrossEntropyLoss(), nn.CrossEntropyLoss(reduction="none")],
+                         ids=["function (one-hot program)", "module (one-hot program)", "reduction none (one program per class)"])
+def test_fit_compiled_with_class_targets(loss):
     X, y = nn.data.spiral(12, classes=3, seed=0)
     model = lambda: nn.MLP(2, [6, 3], seed=1)  # noqa: E731
-    (eager_h, eager_p), (comp_h, comp_p) = _histories(model, X, y, "cross_entropy", lambda ps: nn.Adam(ps, lr=0.05), epochs=3)
+    (eager_h, eager_p), (comp_h, comp_p) = _histories(model, X, y, loss, lambda ps: nn.Adam(ps, lr=0.05), epochs=3)
     close(comp_h["loss"], eager_h["loss"], rel=1e-9)
     assert comp_h["accuracy"] == eager_h["accuracy"]
     close(comp_p, eager_p, rel=1e-9)
+
+
+@pytest.mark.parametrize("bad", [3, -1, 1.5, "2"])
+def test_fit_compiled_refuses_a_bad_class_index_as_eager_does(bad):
+    X, y = nn.data.spiral(6, classes=3, seed=0)
+    y = [*y[:-1], bad]
+    messages = []
+    for compiled in (False, True):
+        model = nn.MLP(2, [4, 3], seed=1)
+        before = [p.data for p in model.parameters()]
+        with pytest.raises((TypeError, ValueError)) as refused:
+            nn.fit(model, X, y, "cross_entropy", nn.SGD(model.parameters(), lr=0.1), epochs=1, shuffle=False,
+                   progress=False, compile=compiled)
+        assert [p.data for p in model.parameters()] == before
+        messages.append((type(refused.value), str(refused.value)))
+    assert messages[0] == messages[1]
 
 
 def test_fit_compiled_refuses_what_it_cannot_compile():
