@@ -5,9 +5,21 @@ sample's features, its target and every dropout choice, compiled with
 ``scalargrad.compile``, and then run on whole (mini)batches of numpy arrays. The
 gradients, losses and accuracies are those of the eager loop (within rounding).
 
-* Targets are placeholders when the loss uses them as Values (mse, l1, bce, bce_with_logits);
-  a loss whose graph depends on the target's value (cross_entropy's class index, hinge's
-  ±1) gets one program per distinct target instead.
+* Targets are placeholders when the loss uses them as Values (mse, l1, bce, bce_with_logits).
+  Cross-entropy (``cross_entropy``, ``CrossEntropyLoss``) is traced as −Σₖ tₖ·log_softmax(z)ₖ
+  with the one-hot tₖ as placeholders: with tₖ ∈ {0, 1} it is exactly ln Σⱼ e^zⱼ − z_class,
+  value and gradient, in one program for every class. Any other loss whose graph depends on
+  the target's value (hinge's ±1) gets one program per distinct target instead.
+* BatchNorm1d (one such layer, with no Dropout before it): its batch mean μ and biased variance
+  σ² are inputs of the program (numbers, the same for every sample). Each batch runs in three
+  passes: the layers before the norm give every sample's hⱼ (its input), so μⱼ = (1/N) Σₖ hₖⱼ
+  and σ²ⱼ = (1/N) Σₖ (hₖⱼ − μⱼ)²; the loss program runs with them, giving the parameters'
+  direct gradients and G_μⱼ = ∂L/∂μⱼ, G_σ²ⱼ = ∂L/∂σ²ⱼ (summed over the samples); then the
+  statistics' own dependence on the parameters is added through the layers before the norm,
+  with ∂L/∂hₖⱼ += G_μⱼ/N + G_σ²ⱼ · 2(hₖⱼ − μⱼ)/N (the derivatives of the mean and the
+  variance; the variance's term through μ vanishes since Σₖ (hₖⱼ − μⱼ) = 0). That is eager's
+  gradient, where the batch's graph carries the statistics. The running statistics move as in
+  eager.
 * Dropout: each ``Dropout`` draws its keep/drop choices from its own random generator in
   the eager loop's order (sample by sample, layer by layer), so the masks, inputs of the
   program, are fresh for every sample and step and the same as eager's.
@@ -19,7 +31,10 @@ import numpy as np
 from scalargrad import Program, Value, topological_order
 from scalargrad.engine import checks
 
+from . import losses
 from .layers import Dropout
+from .loss_modules import CrossEntropyLoss
+from .normalization import BatchNorm1d
 
 #: More distinct targets than this, with a loss that cannot take the target as an input, is refused.
 MAX_PROGRAMS = 64
@@ -34,6 +49,18 @@ def _placeholders(sample, name: str):
 
 def _flat(placeholders) -> list:
     return list(placeholders) if isinstance(placeholders, list) else [placeholders]
+
+
+def _is_cross_entropy(loss_fn) -> bool:
+    return loss_fn is losses.cross_entropy or (isinstance(loss_fn, CrossEntropyLoss) and loss_fn.reduction != "none")
+
+
+def _index(target, classes: int) -> bool:
+    return isinstance(target, int) and not isinstance(target, bool) and 0 <= target < classes
+
+
+def _key(target):
+    return tuple(target) if isinstance(target, list) else target
 
 
 def _modules(module):
@@ -58,14 +85,40 @@ class CompiledTrainer:
                              "number of numbers") from None
         self.dropouts = [m for m in _modules(model) if isinstance(m, Dropout) and m.training and m.p > 0.0]
         self.params = model.parameters()
+        norms = [m for m in _modules(model) if isinstance(m, BatchNorm1d)]
+        if len(norms) > 1:
+            raise ValueError(f"fit: compile=True supports one BatchNorm1d layer and this model has {len(norms)}; "
+                             "train it eagerly (compile=False)")
+        self.norm = norms[0] if norms else None
+        self.whole_batches = bool(norms)  # eager gives such a model each batch whole (fit's rule)
+        self.statistics = None  # with a norm: (the norm's inputs, μ placeholders, σ² placeholders)
         self.by_target = None
+        self.classes = None  # with cross-entropy: the number of classes, the one-hot targets' length
         self.traced = self._trace(X[0], y[0], placeholder_target=True)
+        if self.classes is not None and not all(_index(t, self.classes) for t in y):
+            self.classes, self.traced = None, None  # the eager loss's own check will refuse the bad target
         if self.traced is None:  # the loss's graph depends on the target's value
-            self.by_target = {}
+            self.by_target = {_key(y[0]): self._trace(X[0], y[0], placeholder_target=False)}
+        if self.statistics is None:  # a norm the forward never calls
+            self.norm = None
+        self.before_norm = None if self.norm is None else self._before_norm()
+
+    def _before_norm(self) -> Program:
+        """Σⱼ hⱼ·cⱼ over the norm's inputs hⱼ, the cⱼ placeholders: run, its watched values are the
+        hⱼ; its backward with cⱼ = ∂L/∂hⱼ adds the statistics' part of the gradients."""
+        inputs, _, _ = self.statistics
+        upstream = [Value(0.0, f"c{j}") for j in range(len(inputs))]
+        total = sum(h * c for h, c in zip(inputs, upstream))
+        graph = set(topological_order(total))
+        if any(m in graph for m in self._mask_placeholders):
+            raise ValueError("fit: compile=True cannot train a model with Dropout before BatchNorm1d; "
+                             "train it eagerly (compile=False)")
+        return Program(total, [*self._feature_placeholders, *upstream], watch=inputs)
 
     def _trace(self, x0, t0, placeholder_target: bool):
         """The program of ``loss(model(x), t)`` with inputs (features..., target..., masks...)."""
         masks = []  # (placeholder, the Dropout it belongs to), in the order eager draws them
+        calls = []  # the norm's, in this trace
 
         def drop(module):
             def masked(x):
@@ -74,14 +127,32 @@ class CompiledTrainer:
                 return x * mask
             return masked
 
+        def normalise(sample):
+            if calls:
+                raise ValueError("fit: compile=True supports a BatchNorm1d called once per forward; train this model "
+                                 "eagerly (compile=False)")
+            calls.append(sample)
+            inputs = [h if isinstance(h, Value) else Value(float(h)) for h in sample]
+            means = [Value(0.0, f"mean{j}") for j in range(len(inputs))]
+            variances = [Value(1.0, f"var{j}") for j in range(len(inputs))]
+            self.statistics = (inputs, means, variances)
+            return self.norm.normalise_with(inputs, means, variances)
+
         for d in self.dropouts:
             object.__setattr__(d, "_drop", drop(d))
+        if self.norm is not None:
+            object.__setattr__(self.norm, "forward", normalise)
         try:
             xs = _placeholders(x0, "x")
             output = self.model(xs)
             target = _placeholders(t0, "y") if placeholder_target else t0
             try:
-                loss = self.loss_fn(output, target)
+                if placeholder_target and _is_cross_entropy(self.loss_fn) and isinstance(output, list):
+                    target = [Value(0.0, f"y{k}") for k in range(len(output))]
+                    self.classes = len(output)
+                    loss = -sum(t * z for t, z in zip(target, losses.log_softmax(output)))
+                else:
+                    loss = self.loss_fn(output, target)
             except (TypeError, ValueError):
                 if placeholder_target:
                     return None
@@ -89,52 +160,91 @@ class CompiledTrainer:
         finally:
             for d in self.dropouts:
                 object.__delattr__(d, "_drop")
+            if self.norm is not None:
+                object.__delattr__(self.norm, "forward")
         targets = _flat(target) if placeholder_target else []
         if placeholder_target and not set(targets) <= set(topological_order(loss)):
             return None
         outputs = output if isinstance(output, (list, tuple)) else [output]
-        return Program(loss, [*_flat(xs), *targets, *(m for m, _ in masks)], watch=outputs), [d for _, d in masks]
+        self._feature_placeholders, self._mask_placeholders = _flat(xs), [m for m, _ in masks]
+        statistics = [*self.statistics[1], *self.statistics[2]] if calls else []
+        inputs = [*_flat(xs), *targets, *statistics, *(m for m, _ in masks)]
+        return Program(loss, inputs, watch=outputs), [d for _, d in masks]
 
     def _columns(self, Xb) -> list:
         features = self.features if len(Xb) == len(self.X) and Xb == self.X else np.asarray(Xb, dtype=np.float64)
         return list(features.T) if features.ndim == 2 else [features]
 
-    @staticmethod
-    def _masks(owners, n: int):
+    def _masks(self, owners, n: int):
         """Dropout's factors (0 or 1/(1 − p)) for n samples, one column per mask, drawn in
-        eager's order (sample by sample, and within a sample, layer by layer) by each layer's
-        own rule: its ``_drop`` applied to 1.0 is the factor it would multiply a number by."""
-        if not owners:
-            return np.empty((n, 0))
-        draws = [[d._drop(1.0) for d in owners] for _ in range(n)]
-        return np.array(draws, dtype=np.float64).reshape(n, len(owners))
+        eager's order by each layer's own rule (its ``_drop`` applied to 1.0 is the factor it
+        would multiply a number by): sample by sample, and within a sample, layer by layer; with
+        a BatchNorm1d eager gives the model the batch whole, so layer by layer, and within a
+        layer, sample by sample."""
+        factors = np.empty((n, len(owners)))
+        if not self.whole_batches:
+            for i in range(n):
+                factors[i] = [d._drop(1.0) for d in owners]
+            return factors
+        for layer in dict.fromkeys(owners):
+            columns = [k for k, d in enumerate(owners) if d is layer]
+            for i in range(n):
+                factors[i, columns] = [layer._drop(1.0) for _ in columns]
+        return factors
 
     def backward(self, Xb: list, yb: list) -> tuple[float, int]:
         """Add the batch's mean-loss gradient (plus the l2 term's) to every parameter's ``.grad``;
         return (the summed loss, how many outputs were right)."""
         n = len(Xb)
         columns = self._columns(Xb)
+        inputs, means, variances = self._batch_statistics(columns, n) if self.norm is not None else (None, [], [])
+        statistics = [*means, *variances]
         if self.by_target is None:
             program, owners = self.traced
-            run = self._backward(program, columns, np.asarray(yb, dtype=np.float64), self._masks(owners, n), n)
-            losses, outputs = run.output, run.watched
+            targets = np.eye(self.classes)[yb] if self.classes is not None else np.asarray(yb, dtype=np.float64)
+            run = self._backward(program, columns, targets, statistics, self._masks(owners, n), n)
+            losses, outputs, gradients = run.output, run.watched, [(run.input_gradients, len(owners))]
         else:
-            losses, outputs = self._backward_by_target(columns, yb, n)
+            losses, outputs, gradients = self._backward_by_target(columns, yb, statistics, n)
+        if self.norm is not None:
+            self._statistics_backward(columns, gradients, inputs, means, n)
         if self.l2:
             for p in self.params:
                 p.grad += self.l2 * p.data * 2.0
         return float(np.sum(losses)), self._correct(outputs, yb)
 
-    @staticmethod
-    def _backward(program, columns, targets, masks, batch: int):
+    def _batch_statistics(self, columns, n: int):
+        """Every sample's inputs of the norm (features × samples), their means and biased variances;
+        the running statistics move as eager's forward moves them."""
+        watched = self.before_norm.run(*columns, *([0.0] * self.norm.num_features), gradients=False).watched
+        inputs = np.array([np.broadcast_to(h, (n,)) for h in watched], dtype=np.float64)
+        means = inputs.mean(axis=1)
+        variances = ((inputs - means[:, None]) ** 2).mean(axis=1)
+        if self.norm.track_running_stats:
+            self.norm._update_running_statistics(means.tolist(), variances.tolist(), n)
+        return inputs, means.tolist(), variances.tolist()
+
+    def _statistics_backward(self, columns, gradients, inputs, means, n: int) -> None:
+        """Adds ∂L/∂parameters through μ and σ²: the layers before the norm run backward with
+        ∂L/∂hₖⱼ = G_μⱼ/N + G_σ²ⱼ · 2(hₖⱼ − μⱼ)/N (see the module's docstring)."""
+        j = self.norm.num_features
+        g_means, g_variances = np.zeros(j), np.zeros(j)
+        for run_gradients, masks in gradients:  # the statistics are the 2j inputs before the masks
+            start = len(run_gradients) - masks - 2 * j
+            g_means += [np.sum(g) for g in run_gradients[start:start + j]]
+            g_variances += [np.sum(g) for g in run_gradients[start + j:start + 2 * j]]
+        upstream = g_means[:, None] / n + g_variances[:, None] * 2.0 * (inputs - np.asarray(means)[:, None]) / n
+        self.before_norm.run(*columns, *upstream, accumulate=True)
+
+    def _backward(self, program, columns, targets, statistics, masks, batch: int):
         target_columns = [] if targets is None else list(targets.T) if targets.ndim == 2 else [targets]
         # seed 1/batch: ∂(mean loss)/∂(one sample's loss), as eager's sum(...) * (1/n) passes it on.
-        return program.run(*columns, *target_columns, *masks.T, seed=1.0 / batch, accumulate=True)
+        return program.run(*columns, *target_columns, *statistics, *masks.T, seed=1.0 / batch, accumulate=True)
 
-    def _backward_by_target(self, columns, yb, n):
+    def _backward_by_target(self, columns, yb, statistics, n):
         groups = {}
         for i, t in enumerate(yb):
-            groups.setdefault(tuple(t) if isinstance(t, list) else t, []).append(i)
+            groups.setdefault(_key(t), []).append(i)
         for key, rows in groups.items():
             if key not in self.by_target:
                 if len(self.by_target) >= MAX_PROGRAMS:
@@ -142,15 +252,16 @@ class CompiledTrainer:
                                      f"has more than {MAX_PROGRAMS} distinct targets; train without compile")
                 self.by_target[key] = self._trace(self.X[0], yb[rows[0]], placeholder_target=False)
         masks = self._masks(self.by_target[key][1], n)  # every program has the same masks
-        losses, outputs = np.empty(n), None
+        losses, outputs, gradients = np.empty(n), None, []
         for key, rows in groups.items():
-            run = self._backward(self.by_target[key][0], [c[rows] for c in columns], None, masks[rows], n)
+            run = self._backward(self.by_target[key][0], [c[rows] for c in columns], None, statistics, masks[rows], n)
             losses[rows] = run.output
+            gradients.append((run.input_gradients, masks.shape[1]))
             if outputs is None:
                 outputs = [np.empty(n) for _ in run.watched]
             for column, values in zip(outputs, run.watched):
                 column[rows] = values
-        return losses, outputs
+        return losses, outputs, gradients
 
     def _correct(self, outputs, yb) -> int:
         """How many outputs fit's rule counts as right, for the whole batch at once."""

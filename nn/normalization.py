@@ -69,12 +69,23 @@ class BatchNorm1d(Module):
                 [(xi - mean) * (1.0 / (var + self.eps) ** 0.5) for xi in column]
                 for column, mean, var in zip(zip(*rows), self.running_mean, self.running_var)
             ]
+        out_rows = [list(row) for row in zip(*self._scaled_and_shifted(out_columns))]
+        return out_rows if batch else out_rows[0]
+
+    def normalise_with(self, sample, means, variances) -> list:
+        """One sample through the layer in training, the batch's statistics given: γⱼ (xⱼ − μⱼ)·(σ²ⱼ + eps)^(-1/2) + βⱼ,
+        the same operations as a training batch's rows. Compiled training (nn.compiled) traces it
+        with placeholders for μ and σ², which it computes over each batch."""
+        columns = [[xi - mean] for xi, mean in zip(sample, means)]
+        out_columns = [[c * (variance + self.eps) ** -0.5 for c in column] for column, variance in zip(columns, variances)]
+        return [column[0] for column in self._scaled_and_shifted(out_columns)]
+
+    def _scaled_and_shifted(self, out_columns):
         if self.affine:
             out_columns = [[y * g for y in column] for column, g in zip(out_columns, self.weight)]
         if self.bias:
             out_columns = [[y + b for y in column] for column, b in zip(out_columns, self.bias)]
-        out_rows = [list(row) for row in zip(*out_columns)]
-        return out_rows if batch else out_rows[0]
+        return out_columns
 
     def _normalise_with_batch_statistics(self, rows) -> list[list[Value]]:
         n = len(rows)

@@ -115,12 +115,6 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size=None, shuffle: boo
     if compile is not False:  # CompiledTrainer checks that it is True
         from .compiled import CompiledTrainer
 
-        if batched:
-            raise ValueError(
-                "fit: compile=True traces one sample at a time, and BatchNorm1d normalises across the samples "
-                "of a batch; train this model eagerly (compile=False)"
-            )
-
         trainer = CompiledTrainer(compile, model, X, y, loss_fn, threshold, l2, _correct)
     bar = tqdm(range(1, epochs + 1), desc="training", unit="epoch", disable=not progress, leave=progress)
     for epoch in bar:

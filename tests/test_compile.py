@@ -436,13 +436,31 @@ def test_fit_compiled_with_dropout_draws_eagers_masks(loss, moons):
     close(comp_p, eager_p, rel=1e-9)
 
 
-def test_fit_compiled_with_class_targets():
+@pytest.mark.parametrize("loss", ["cross_entropy", nn.CrossEntropyLoss(), nn.CrossEntropyLoss(reduction="none")],
+                         ids=["function (one-hot program)", "module (one-hot program)", "reduction none (one program per class)"])
+def test_fit_compiled_with_class_targets(loss):
     X, y = nn.data.spiral(12, classes=3, seed=0)
     model = lambda: nn.MLP(2, [6, 3], seed=1)  # noqa: E731
-    (eager_h, eager_p), (comp_h, comp_p) = _histories(model, X, y, "cross_entropy", lambda ps: nn.Adam(ps, lr=0.05), epochs=3)
+    (eager_h, eager_p), (comp_h, comp_p) = _histories(model, X, y, loss, lambda ps: nn.Adam(ps, lr=0.05), epochs=3)
     close(comp_h["loss"], eager_h["loss"], rel=1e-9)
     assert comp_h["accuracy"] == eager_h["accuracy"]
     close(comp_p, eager_p, rel=1e-9)
+
+
+@pytest.mark.parametrize("bad", [3, -1, 1.5, "2"])
+def test_fit_compiled_refuses_a_bad_class_index_as_eager_does(bad):
+    X, y = nn.data.spiral(6, classes=3, seed=0)
+    y = [*y[:-1], bad]
+    messages = []
+    for compiled in (False, True):
+        model = nn.MLP(2, [4, 3], seed=1)
+        before = [p.data for p in model.parameters()]
+        with pytest.raises((TypeError, ValueError)) as refused:
+            nn.fit(model, X, y, "cross_entropy", nn.SGD(model.parameters(), lr=0.1), epochs=1, shuffle=False,
+                   progress=False, compile=compiled)
+        assert [p.data for p in model.parameters()] == before
+        messages.append((type(refused.value), str(refused.value)))
+    assert messages[0] == messages[1]
 
 
 def test_fit_compiled_refuses_what_it_cannot_compile():
@@ -479,9 +497,73 @@ def test_the_benchmark_steps_compute_what_eager_does():
           rel=1e-12)
 
 
-def test_fit_compiled_refuses_batchnorm_and_changes_nothing(moons):
+@pytest.mark.parametrize("loss, dropout", [("cross_entropy", True), ("mse", False)])
+def test_fit_compiled_with_batchnorm_gives_eagers_history_and_statistics(loss, dropout, moons):
+    """μ and σ² are the program's inputs; their own gradients come back through the layers before the norm."""
     X, y = moons
-    model = nn.Sequential(nn.Linear(2, 4, seed=1), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 1, seed=2))
+    y = y if loss == "cross_entropy" else [[t, 1 - t] for t in y]
+
+    def model():
+        after = [nn.Dropout(0.3, seed=5), nn.Linear(5, 3, seed=2), nn.Tanh(), nn.Dropout(0.2, seed=9)] if dropout else [nn.Linear(5, 3, seed=2)]
+        return nn.Sequential(nn.Linear(2, 5, seed=1), nn.BatchNorm1d(5), nn.ReLU(), *after, nn.Linear(3, 2, seed=4))
+
+    runs = []
+    for compiled in (False, True):
+        m = model()
+        history = nn.fit(m, X, y, loss, nn.SGD(m.parameters(), lr=0.1, momentum=0.9), epochs=3, batch_size=10, seed=3,
+                         progress=False, compile=compiled)
+        runs.append((history, [p.data for p in m.parameters()], m[1].running_mean + m[1].running_var, m[1].num_batches_tracked))
+    (eager_h, eager_p, eager_s, eager_n), (comp_h, comp_p, comp_s, comp_n) = runs
+    close(comp_h["loss"], eager_h["loss"], rel=1e-9)
+    assert comp_h["accuracy"] == eager_h["accuracy"]
+    close(comp_p, eager_p, rel=1e-9)
+    close(comp_s, eager_s, rel=1e-9)
+    assert comp_n == eager_n == 9
+
+
+class _NormNeverCalled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear, self.norm = nn.Linear(2, 1, seed=1), nn.BatchNorm1d(2)
+
+    def forward(self, x):
+        return self.linear(x)
+
+
+class _NormCalledTwice(_NormNeverCalled):
+    def forward(self, x):
+        return self.linear(self.norm(self.norm(x)))
+
+
+@pytest.mark.parametrize("model", [
+    lambda: nn.Sequential(nn.BatchNorm1d(2, momentum=None), nn.Linear(2, 1, seed=2)),
+    lambda: nn.Sequential(nn.Linear(2, 3, seed=1), nn.BatchNorm1d(3, affine=False, track_running_stats=False), nn.Tanh(),
+                          nn.Linear(3, 1, seed=2)),
+    _NormNeverCalled,
+], ids=["norm first, momentum None", "no affine, no running statistics", "norm never called"])
+def test_fit_compiled_with_batchnorm_variants_gives_eagers_history(model, moons):
+    X, y = moons
+    y = [2 * t - 1 for t in y]  # hinge: one program per target, the statistics in each
+    runs = []
+    for compiled in (False, True):
+        m = model()
+        history = nn.fit(m, X, y, "hinge", nn.SGD(m.parameters(), lr=0.1), epochs=2, batch_size=10, seed=1, l2=1e-3,
+                         progress=False, compile=compiled)
+        runs.append((history, list(m.state_dict().values())))
+    (eager_h, eager_state), (comp_h, comp_state) = runs
+    close(comp_h["loss"], eager_h["loss"], rel=1e-9)
+    assert comp_h["accuracy"] == eager_h["accuracy"]
+    close(comp_state, eager_state, rel=1e-9)
+
+
+@pytest.mark.parametrize("layers", [
+    lambda: [nn.Linear(2, 4, seed=1), nn.BatchNorm1d(4), nn.BatchNorm1d(4), nn.Linear(4, 1, seed=2)],
+    lambda: [nn.Dropout(0.5, seed=1), nn.Linear(2, 4, seed=1), nn.BatchNorm1d(4), nn.Linear(4, 1, seed=2)],
+    lambda: [_NormCalledTwice()],
+], ids=["two norms", "dropout before the norm", "one norm called twice"])
+def test_fit_compiled_refuses_batchnorm_it_cannot_compile_and_changes_nothing(layers, moons):
+    X, y = moons
+    model = nn.Sequential(*layers())
     before = [p.data for p in model.parameters()]
     with pytest.raises(ValueError, match="BatchNorm1d.*compile=False"):
         nn.fit(model, X, y, "mse", nn.SGD(model.parameters(), lr=0.1), epochs=1, batch_size=8, progress=False, compile=True)
