@@ -558,7 +558,7 @@ def test_pickling_keeps_identity_across_roots_and_leaves_no_state_behind(deep_gr
     assert b.parents[0].parents[0] is a and topological_order(b)[0] is c
     d, e = copy.deepcopy([y, mid])
     assert d.parents[0].parents[0] is e
-    assert not scalargrad.engine.value._pickling.listed  # every root's listing was closed
+    assert not scalargrad.engine.pickling._pickling.listed  # every root's listing was closed
     # A pickling that fails half-way (an attribute pickle cannot write) leaves ids listed;
     # the next pickling of any part of the graph still never recurses deeply.
     x.unpicklable = lambda: None
@@ -728,10 +728,10 @@ def test_closure_nodes_are_refused_by_pickle_and_copy_and_leave_no_state_behind(
     out = Value(4.0, (a,), "sq")
     out._backward = lambda: None
     y = out * 2.0
-    listed = set(scalargrad.engine.value._pickling.listed)
+    listed = set(scalargrad.engine.pickling._pickling.listed)
     for attempt in (lambda: pickle.dumps(y), lambda: copy.deepcopy(y), lambda: copy.copy(out), lambda: pickle.dumps(a)):
         with pytest.raises(TypeError, match="cannot pickle or copy the .*_backward is a closure"):
             attempt()
-    assert scalargrad.engine.value._pickling.listed == listed  # refused before listing anything
+    assert scalargrad.engine.pickling._pickling.listed == listed  # refused before listing anything
     del out._backward, a._backward  # without closures the graph pickles (the op name travels)
     assert pickle.loads(pickle.dumps(y)).parents[0].op == "sq"

@@ -12,13 +12,12 @@ runs such a closure as that node's step (see ``autograd.closure_step``).
 
 from __future__ import annotations
 
-import copy
 import linecache
 import math
 import numbers
 import threading
 
-from . import autograd
+from . import autograd, pickling
 from . import primitives as P
 from .checks import number
 from .context import current as _current_context
@@ -445,31 +444,15 @@ class Value:
     # ------------------------------------------------------------ pickling and copying
 
     def __reduce__(self):
-        # pickle would recurse as deep as the graph; see _write_ancestors_first.
-        fields = _fields(self)
-        ahead, written = _write_ancestors_first(self)
-        return _rebuild, (ahead, *fields, written), _attributes(self)
+        return pickling.reduce(self)
 
     def __deepcopy__(self, memo: dict) -> "Value":
         """A copy of the whole graph behind this node, made parents first (no recursion)."""
-        for node in autograd.topological_order(self):
-            if id(node) not in memo:
-                cls, data, grad, label, prim, scope, a, b, recorded = _fields(node)
-                a, b = (None if p is None else memo[id(p)] for p in (a, b))  # copied already: parents come first
-                clone = _rebuild(None, cls, data, grad, label, prim, scope, a, b, recorded)
-                memo[id(node)] = clone
-                attributes = _attributes(node)
-                if attributes:
-                    clone.__dict__.update(copy.deepcopy(attributes, memo))
-        return memo[id(self)]
+        return pickling.deep_copy(self, memo)
 
     def __copy__(self) -> "Value":
         """A new node with this one's fields and attributes, and the same parents."""
-        clone = _rebuild(None, *_fields(self))
-        attributes = _attributes(self)
-        if attributes:
-            clone.__dict__.update(attributes)
-        return clone
+        return pickling.shallow_copy(self)
 
     def detach(self) -> "Value":
         """A new leaf with the same data and label, cut off from this graph."""
@@ -506,84 +489,6 @@ class Value:
 
 
 _MAKER_GLOBALS["Value"] = Value
-
-
-def _fields(node: Value) -> tuple:
-    """Everything a node is, but its attributes: what pickling and copying carry over."""
-    if node._prim is None and "_backward" in (_attributes(node) or ()):
-        raise TypeError(
-            f"cannot pickle or copy the {node.op + ' ' if node.op else ''}node {_describe(node)}: its _backward is a "
-            "closure over the nodes it was made with, which a copy cannot point at (nodes made by the table, or by "
-            "your own primitive() and apply(), pickle and copy)"
-        )
-    recorded = (node._da, node._db) if node._prim is not None and node._a is not None else None
-    return type(node), node.data, node.grad, node.label, node._prim, node._scope, node._a, node._b, recorded
-
-
-def _attributes(node: Value) -> dict | None:
-    """The node's own attributes (its __dict__, which only UserValues have), or None."""
-    return (vars(node) or None) if node.__class__.__dictoffset__ else None
-
-
-def _rebuild(ahead, cls, data, grad, label, prim, scope, a, b, recorded, written=None) -> Value:
-    """The node with these fields (``ahead`` and ``written``, see _write_ancestors_first, are done with)."""
-    node = _new(cls)
-    node.data, node.grad, node.label, node._prim, node._scope, node._a, node._b = data, grad, label, prim, scope, a, b
-    if recorded is not None:
-        node._da, node._db = recorded
-    return node
-
-
-class _Pickling(threading.local):
-    def __init__(self):
-        self.listed: set = set()  # ids of nodes that a node being pickled lists ahead of itself
-
-
-_pickling = _Pickling()
-
-
-def _write_ancestors_first(node: Value) -> tuple:
-    """What pickling ``node`` needs to be written ahead of it so that pickle never recurses deeply.
-
-    pickle writes a node's parents while writing the node, their parents while writing them,
-    and so on: as deep as the graph. So a node pickled on its own (a root) lists its whole
-    graph, parents before children, ahead of its fields; each node of that list (known by its
-    id for the rest of this pickling) then finds its parents already written, and refers to them.
-    Nodes met more than once are written once (pickle's memo), so identity is kept, across
-    several roots in one pickle too. Returns (the list or None, a mark that ends the listing
-    once pickle reaches it, or None).
-
-    A listed node whose parents are still listed was not reached parents first (a pickling
-    that failed half-way left its ids behind, or a parent was written before the list): it
-    lists its own graph, so the depth of pickle's recursion never depends on these ids.
-    """
-    listed = _pickling.listed
-    if node._a is None:
-        return None, None
-    if id(node) in listed and id(node._a) not in listed and id(node._b) not in listed:
-        listed.discard(id(node))
-        return None, None
-    ahead = autograd.topological_order(node)
-    ahead.pop()
-    for other in ahead:
-        if other._prim is None:
-            _fields(other)  # refuse a closure before anything is written
-    new = {id(n) for n in ahead if n._a is not None}.difference(listed)
-    listed.update(new)
-    return ahead, _ListingDone(new)
-
-
-class _ListingDone:
-    """Pickled after a root's list (as an empty tuple): forgets the ids the list was written under."""
-
-    __slots__ = ("ids",)
-
-    def __init__(self, ids: set):
-        self.ids = ids
-
-    def __reduce__(self):
-        _pickling.listed.difference_update(self.ids)
-        return tuple, ()
 
 
 class UserValue(Value):
