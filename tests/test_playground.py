@@ -248,3 +248,10 @@ def test_the_widget_buttons_and_controls_drive_the_playground():
     ui.step_button.click()
     ui.reset_button.click()
     assert pg.steps == 0 and "step 0 · loss" in ui.status.value
+
+
+def test_a_chart_shows_its_size_not_a_memory_address():
+    from nn.ui import plane_chart
+
+    chart = plane_chart([[0.0, 0.0], [1.0, 1.0]], [0, 1], title="two points", width=200, height=100)
+    assert repr(chart) == "<Chart 200×100 SVG; .save('chart.svg')>"  # saved notebooks stay the same run to run

@@ -30,6 +30,11 @@ class Chart:
     def _repr_svg_(self) -> str:
         return self.svg
 
+    def __repr__(self) -> str:
+        # No memory address: a notebook's saved text output stays the same from run to run.
+        width, height = _size(self.svg)
+        return f"<Chart {width:g}×{height:g} SVG; .save('chart.svg')>"
+
     def save(self, path) -> Path:
         """Write the chart to ``path`` (an .svg file), whole or not at all."""
         path = Path(path)
