@@ -10,6 +10,17 @@ NODE = re.compile(r"^\t+(\w+) \[" + _LABEL + r"(.*)\]$", re.M)
 EDGE = re.compile(r"^\t(\w+) -> (\w+)(?: \[" + _LABEL + r"\])?$", re.M)
 
 
+def lecture_graph():
+    """The lectures' f = (x + y) * z at x = -2, y = 5, z = -4, with q = x + y and f labelled,
+    before backward(): (f, (x, y, z))."""
+    x, y, z = Value(-2.0, "x"), Value(5.0, "y"), Value(-4.0, "z")
+    q = x + y
+    q.label = "q"
+    f = q * z
+    f.label = "f"
+    return f, (x, y, z)
+
+
 def lecture_f():
     """The lectures' f = (x + y) * z at x = -2, y = 5, z = -4, after backward()."""
     x, y, z = Value(-2.0, "x"), Value(5.0, "y"), Value(-4.0, "z")

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+from draw_helpers import lecture_graph
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -94,17 +95,8 @@ def check_against_eager(build, n_inputs, params, samples):
 # ------------------------------------------------------------ the lecture's example
 
 
-def lecture_example():
-    x, y, z = Value(-2.0, "x"), Value(5.0, "y"), Value(-4.0, "z")
-    q = x + y
-    q.label = "q"
-    f = q * z
-    f.label = "f"
-    return f, (x, y, z)
-
-
 def test_the_lecture_example_reads_like_the_slide():
-    f, inputs = lecture_example()
+    f, inputs = lecture_graph()
     program = sg.compile(f, inputs)
     lines = [line.strip() for line in program.source.splitlines()]
     for line in ["q = x + y", "f = q * z", "df = 1.0", "dq += df * z", "dz += df * q", "dx += dq * 1.0", "dy += dq * 1.0"]:
@@ -116,7 +108,7 @@ def test_the_lecture_example_reads_like_the_slide():
 
 def test_a_program_from_the_source_alone_runs():
     """The source is plain Python: exec it with the table's float functions and call it."""
-    f, inputs = lecture_example()
+    f, inputs = lecture_graph()
     scope = dict(P.FLOATS)
     exec(sg.compile(f, inputs).source, scope)
     assert scope["program"](-2.0, 5.0, -4.0) == (-12.0, (-4.0, -4.0, 3.0))
@@ -374,7 +366,7 @@ def test_a_user_primitive_with_where_agrees_with_eager_on_both_branches():
 
 
 def test_compiling_and_running_leave_the_graph_alone():
-    f, inputs = lecture_example()
+    f, inputs = lecture_graph()
     nodes = sg.topological_order(f)
     before = [(v.data, v.grad, v.label) for v in nodes]
     program = sg.compile(f, inputs)

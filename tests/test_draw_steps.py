@@ -4,7 +4,7 @@ import json
 import re
 
 import pytest
-from draw_helpers import dot_nodes, svg_texts
+from draw_helpers import dot_nodes, lecture_graph, svg_texts
 
 from scalargrad import Value, backward_steps, save_steps, topological_order
 from scalargrad.pictures.drawing import GraphTooLarge
@@ -13,12 +13,7 @@ from scalargrad.pictures.steps import script_json, steps_widget
 
 def lecture_f():
     """(x + y) z at -2, 5, -4; backward() NOT called: the steps work the gradients out themselves."""
-    x, y, z = Value(-2.0, "x"), Value(5.0, "y"), Value(-4.0, "z")
-    q = x + y
-    q.label = "q"
-    f = q * z
-    f.label = "f"
-    return f
+    return lecture_graph()[0]
 
 
 def grads_shown(source):
