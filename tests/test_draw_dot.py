@@ -136,11 +136,21 @@ def test_micrograd_draw_dot_call_works(values):
 
 @pytest.mark.parametrize(
     "option, given",
-    [("rankdir", "XY"), ("digits", 0), ("digits", 2.5), ("max_nodes", 0), ("group", "boxes"),
+    [("rankdir", "XY"), ("digits", 0), ("digits", 18), ("max_nodes", 0), ("group", "boxes"),
      ("group_depth", 0), ("backend", "cairo"), ("format", "pdf")],
 )
 def test_bad_options_are_refused_naming_the_value(values, option, given):
     with pytest.raises(ValueError, match=re.escape(repr(given))):
+        draw(lecture_f(values), **{option: given})
+
+
+@pytest.mark.parametrize(
+    "option, given",
+    [("digits", 2.5), ("digits", True), ("max_nodes", "500"), ("group_depth", 1.0), ("fold_params", "yes")],
+)
+def test_options_of_the_wrong_type_are_a_type_error_naming_it(values, option, given):
+    # the README's convention: the wrong type is a TypeError, a value out of range a ValueError
+    with pytest.raises(TypeError, match=rf"^{option}.*got {type(given).__name__} {re.escape(repr(given))}$"):
         draw(lecture_f(values), **{option: given})
 
 

@@ -165,5 +165,5 @@ def test_fold_params_counts_for_the_node_limit_and_is_checked():
         draw(loss, params=w, fold_params=True)
     with pytest.raises(ValueError, match="needs group='box' or 'collapse' and params="):
         draw(loss, group="collapse", fold_params=True)
-    with pytest.raises(ValueError, match="fold_params must be True or False, got 'yes'"):
+    with pytest.raises(TypeError, match="fold_params must be True or False, got str 'yes'"):
         draw(loss, group="collapse", params=w, fold_params="yes")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from ..engine.autograd import topological_order
+from ..engine import checks
 from ..engine.derivatives import as_values
 from .picture import Picture
 from .render import DEFAULT_TIME_LIMIT, check_backend, check_time_limit
@@ -101,16 +102,14 @@ class Options:
         o = cls(params=frozenset(as_values(params, "params", ordered=False)), param_names=names, **given)
         if o.rankdir not in RANKDIRS:
             raise ValueError(f"rankdir must be 'LR' (left to right) or 'TB' (top to bottom), got {o.rankdir!r}")
-        if isinstance(o.digits, bool) or not isinstance(o.digits, int) or not 1 <= o.digits <= 17:
-            raise ValueError(f"digits (significant digits) must be a whole number from 1 to 17, got {o.digits!r}")
-        if o.max_nodes is not None and (isinstance(o.max_nodes, bool) or not isinstance(o.max_nodes, int) or o.max_nodes < 1):
-            raise ValueError(f"max_nodes must be a positive whole number or None (no limit), got {o.max_nodes!r}")
+        checks.whole(o.digits, "digits (significant digits)", low=1, high=17)
+        if o.max_nodes is not None:
+            checks.whole(o.max_nodes, "max_nodes (or None for no limit)", low=1)
         if o.group not in GROUP_MODES:
             raise ValueError(f"group must be None, 'box' or 'collapse', got {o.group!r}")
-        if o.group_depth is not None and (isinstance(o.group_depth, bool) or not isinstance(o.group_depth, int) or o.group_depth < 1):
-            raise ValueError(f"group_depth must be a positive whole number or None (full scope names), got {o.group_depth!r}")
-        if not isinstance(o.fold_params, bool):
-            raise ValueError(f"fold_params must be True or False, got {o.fold_params!r}")
+        if o.group_depth is not None:
+            checks.whole(o.group_depth, "group_depth (or None for full scope names)", low=1)
+        checks.flag(o.fold_params, "fold_params")
         if o.fold_params and (o.group is None or not o.params):
             raise ValueError("fold_params=True folds parameters into groups: it needs group='box' or 'collapse' and params=")
         check_backend(o.backend)
