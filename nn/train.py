@@ -101,10 +101,10 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size=None, shuffle: boo
     shuffle = checks.flag(shuffle, "fit: shuffle")
     progress = checks.flag(progress, "fit: progress")
     threshold = _threshold_for(loss_fn) if threshold is None else checks.number(threshold, "fit: threshold")
-    size = len(X) if batch_size is None else batch_size  # nn.data.batches checks it
+    size = len(X) if batch_size is None else checks.whole(batch_size, "batch_size", low=1)
     params = model.parameters()
     batched = _needs_batches(model)
-    if batched and isinstance(size, int) and not isinstance(size, bool) and size >= 1 and (size == 1 or len(X) % size == 1):
+    if batched and (size == 1 or len(X) % size == 1):
         raise ValueError(
             f"fit: the model has BatchNorm1d, which cannot train on a batch of one sample, and batch_size={size} "
             f"with {len(X)} examples makes one; choose a batch_size that leaves no lone sample"
