@@ -7,7 +7,11 @@ inside its package (``pip install 'scalargrad[labs]'``).
 
 from __future__ import annotations
 
+import csv
+import gzip
+import importlib.util
 import math
+from pathlib import Path
 from typing import Iterator
 
 from scalargrad.engine import checks
@@ -126,17 +130,25 @@ def digits(test_size: float = 0.2, seed=0, scale: bool = True) -> tuple[list, li
     each, labels 0–9), split at random into ``(X_train, X_test, y_train, y_test)``.
 
     Pixels run 0–16; ``scale`` divides them by 16. The file is read from the installed
-    scikit-learn (no download); ``test_size`` is the fraction held out, ``seed`` the split's.
+    scikit-learn (no download; scikit-learn itself is not imported, which would take seconds);
+    ``test_size`` is the fraction held out, ``seed`` the split's.
     """
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError:
-        raise ImportError("nn.data.digits needs scikit-learn (it ships the digits): pip install 'scalargrad[labs]'") from None
     checks.flag(scale, "digits scale")
-    images, labels = load_digits(return_X_y=True)
+    images, labels = _digits_file()
     factor = 1.0 / 16.0 if scale else 1.0
-    X = [[float(p) * factor for p in row] for row in images.tolist()]
-    return train_test_split(X, [int(t) for t in labels.tolist()], test_size, seed)
+    X = [[p * factor for p in row] for row in images]
+    return train_test_split(X, labels, test_size, seed)
+
+
+def _digits_file() -> tuple[list[list[float]], list[int]]:
+    """scikit-learn's ``datasets/data/digits.csv.gz``: rows of 64 pixels and the label."""
+    spec = importlib.util.find_spec("sklearn")  # finds the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("nn.data.digits needs scikit-learn (it ships the digits): pip install 'scalargrad[labs]'")
+    path = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / "digits.csv.gz"
+    with gzip.open(path, "rt", newline="") as file:
+        rows = [[float(x) for x in row] for row in csv.reader(file)]
+    return [row[:-1] for row in rows], [int(row[-1]) for row in rows]
 
 
 def train_test_split(X, y, test_size: float = 0.2, seed=None) -> tuple[list, list, list, list]:

@@ -1,6 +1,7 @@
 """Batches through modules, BatchNorm1d, loss modules, summary, the labs' data and the bridge's
 refusal without torch — everything of the lectures' labs that needs no PyTorch."""
 
+import importlib.util
 import json
 import math
 import socket
@@ -335,7 +336,8 @@ def test_parabola_is_lecture_003s_data():
 
 
 def test_digits_come_from_scikit_learns_package_without_a_network(monkeypatch):
-    pytest.importorskip("sklearn")
+    if importlib.util.find_spec("sklearn") is None:
+        pytest.skip("scikit-learn (the labs extra) is not installed")
 
     def no_network(*args, **kwargs):
         raise OSError("no network in this test")
@@ -348,6 +350,10 @@ def test_digits_come_from_scikit_learns_package_without_a_network(monkeypatch):
     assert max(max(row) for row in X_train) == 1.0 and min(min(row) for row in X_train) == 0.0
     assert nn.data.digits(seed=0)[3] == y_test and nn.data.digits(seed=1)[3] != y_test
     assert max(max(row) for row in nn.data.digits(scale=False)[0]) == 16.0
+    images, labels = nn.data.digits(test_size=1 / 1797, seed=None, scale=False)[0::2]  # nearly all, shuffled
+    first = [0, 0, 5, 13, 9, 1, 0, 0, 0, 0, 13, 15, 10, 15, 5, 0]  # scikit-learn's first image, a 0: its top rows
+    assert any(row[:16] == first and label == 0 for row, label in zip(images, labels))
+    assert "sklearn" not in sys.modules  # read from the package's files, not imported (that takes seconds)
 
 
 def test_train_test_split_refusals():
