@@ -1,3 +1,4 @@
+import gc
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,11 @@ def machine_fonts(request, monkeypatch):
         render = resvg_py.svg_to_bytes
         monkeypatch.setattr(resvg_py, "svg_to_bytes", lambda **options: render(**{**options, "skip_system_fonts": True}))
     return request.param
+
+
+def pytest_collection_finish(session):
+    """Move everything collection imported (torch, hypothesis, numpy, ...) out of the garbage
+    collector's sight: the tests build graphs of up to 10^5 acyclic nodes, and every full
+    collection would scan the libraries' objects again."""
+    gc.collect()
+    gc.freeze()

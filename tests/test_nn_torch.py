@@ -6,13 +6,20 @@ import random
 
 import pytest
 
-torch = pytest.importorskip("torch")
+import nn
+from nn import optim
+from scalargrad import Value
 
-import nn  # noqa: E402
-from nn import optim  # noqa: E402
-from scalargrad import Value  # noqa: E402
+pytestmark = pytest.mark.xdist_group("torch")  # one worker imports torch and its optimizers (7 s), not both
 
-tnn = torch.nn
+torch = tnn = None  # set by _torch: importing torch takes 3 s, paid only by a worker that runs these tests
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _torch():
+    global torch, tnn
+    torch = pytest.importorskip("torch")
+    tnn = torch.nn
 
 
 def _rows(n, features, seed):
@@ -58,15 +65,20 @@ class Model(nn.Module):
         return x
 
 
-class TorchModel(tnn.Module):
-    def __init__(self):
-        super().__init__()
-        self.layer1 = tnn.Sequential(tnn.Linear(28 * 28, 50, bias=False), tnn.BatchNorm1d(50), tnn.ReLU(), tnn.Dropout(0.5))
-        self.layer2 = tnn.Sequential(tnn.Linear(50, 10, bias=False))
+def TorchModel():
+    """Lecture 000's model as the slide writes it in PyTorch."""
 
-    def forward(self, x):
-        x = x.view(-1, 28 * 28)
-        return self.layer2(self.layer1(x))
+    class TorchModel(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer1 = tnn.Sequential(tnn.Linear(28 * 28, 50, bias=False), tnn.BatchNorm1d(50), tnn.ReLU(), tnn.Dropout(0.5))
+            self.layer2 = tnn.Sequential(tnn.Linear(50, 10, bias=False))
+
+        def forward(self, x):
+            x = x.view(-1, 28 * 28)
+            return self.layer2(self.layer1(x))
+
+    return TorchModel()
 
 
 # ---------------------------------------------------------------- print(model)

@@ -1,30 +1,48 @@
-"""Every notebook runs top to bottom in a fresh kernel of the project's venv, and is committed with its outputs."""
+"""Every notebook runs top to bottom in a fresh kernel of the project's venv, and is committed with its outputs.
+
+Running them (about 80 s of CPU: the notebooks train their models) is the ``notebooks`` step,
+``uv run pytest -m notebooks``; the checks of the committed files run with the rest of the suite.
+"""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
 import pytest
 
-nbformat = pytest.importorskip("nbformat", reason="the notebooks dependency group is not installed")
-
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-_spec = importlib.util.spec_from_file_location("notebook_build", NOTEBOOKS / "build.py")
-build = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(build)
-
-PATHS = build.notebook_paths()
+PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))  # what notebooks/build.py's notebook_paths() gives
 WHERE_AM_I = "import sys; print(sys.executable); print(sys.prefix)"
+
+
+@functools.cache
+def notebook_build():
+    """notebooks/build.py (it imports nbformat and nbclient, about 4 s: only the notebooks step needs it)."""
+    pytest.importorskip("nbclient", reason="the notebooks dependency group is not installed")
+    spec = importlib.util.spec_from_file_location("notebook_build", NOTEBOOKS / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    return build
 
 
 def test_the_course_has_its_notebooks():
     assert len(PATHS) >= 4, f"expected the four course notebooks in {NOTEBOOKS}, found {[p.name for p in PATHS]}"
 
 
+@pytest.mark.notebooks
+def test_the_tests_see_the_notebooks_build_py_runs():
+    assert notebook_build().notebook_paths() == PATHS
+
+
+@pytest.mark.notebooks
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
 def test_notebook_runs_in_a_fresh_venv_kernel(path):
+    build = notebook_build()
+    nbformat = build.nbformat
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(WHERE_AM_I))
     build.execute(nb, cwd=path.parent)  # raises CellExecutionError on the first failing cell
@@ -39,20 +57,23 @@ def test_notebook_runs_in_a_fresh_venv_kernel(path):
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
 def test_notebook_is_committed_with_outputs_of_one_clean_run(path):
     """Readers on a code host see the outputs: every code cell ran, in order, in one run, without error."""
-    nb = nbformat.read(path, as_version=4)
-    code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    nb = json.loads(path.read_text(encoding="utf-8"))  # the file as a code host shows it
+    code = [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
     assert code, f"{path.name} has no code"
-    counts = [c.execution_count for c in code]
+    counts = [c["execution_count"] for c in code]
     assert counts == list(range(1, len(code) + 1)), (
         f"{path.name} is not saved from one top-to-bottom run (execution counts {counts}); "
         "rebuild it with: uv run python notebooks/build.py"
     )
-    assert not [o for c in code for o in c.outputs if o.output_type == "error"], f"{path.name} was saved with an error"
-    assert any(c.outputs for c in code), f"{path.name} was saved without outputs"
+    assert not [o for c in code for o in c["outputs"] if o["output_type"] == "error"], f"{path.name} was saved with an error"
+    assert any(c["outputs"] for c in code), f"{path.name} was saved without outputs"
 
 
+@pytest.mark.notebooks
 def test_rebuilding_a_notebook_changes_nothing_but_results():
     """build.normalize joins chunked prints and renumbers ipywidgets' random model ids, so two runs match."""
+    build = notebook_build()
+    nbformat = build.nbformat
 
     def run(ids):
         slider, label = ids
