@@ -3,6 +3,7 @@
     uv run --group site python notebooks/lite.py build            # -> build/lite/site (about 30 MB)
     uv run --group site python notebooks/lite.py serve            # build if needed, then http://127.0.0.1:8000/
     uv run --group site python notebooks/lite.py build --out DIR  # somewhere else (any static host serves it)
+    uv run --group site python notebooks/lite.py build --published  # every notebook; see below
 
 Everything comes from the package registries, nothing else from the network, and the site
 itself fetches nothing from outside when it runs:
@@ -17,6 +18,13 @@ itself fetches nothing from outside when it runs:
 Those wheels are listed in the site's own ``pyodide-lock.json`` and loaded when the kernel
 starts, so ``import scalargrad`` works in the first cell with no ``%pip``; PyPI fallback is off.
 Downloads are cached in ``build/lite/cache`` (npm packages and PyPI wheels by version).
+
+That site leaves out the notebooks that need compiled packages (LOCAL_ONLY). ``--published``
+builds the site to put on the web, with every notebook: its lock also lists numpy, matplotlib and
+scikit-learn, with everything they depend on, as Pyodide's own distribution has them, their
+``file_name`` the absolute address of the file there (``--packages-from``, by default Pyodide's
+CDN for the pinned version). The browser fetches those from that address when a notebook needs
+them; the build itself still reaches only the registries.
 """
 
 from __future__ import annotations
@@ -43,7 +51,8 @@ DEFAULT_OUT = BUILD / "site"
 #: npm packages, exact versions: the Pyodide the kernel was made for (jupyterlite-pyodide-kernel 0.8.6) and viz.js.
 NPM_PACKAGES = {"pyodide": "314.0.6", "@viz-js/viz": "3.31.0"}
 #: What the notebooks import beyond the standard library; pip resolves the rest for Pyodide's platform.
-REQUIREMENTS = ["ipython", "jedi", "comm", "ipywidgets", "micropip", "packaging"]
+#: matplotlib-inline is the backend the kernel sets for matplotlib (MPLBACKEND), so plt.show() draws in the page.
+REQUIREMENTS = ["ipython", "jedi", "comm", "ipywidgets", "micropip", "packaging", "matplotlib-inline"]
 #: Provided by the kernel itself (its own wheels, some of them shims): never taken from PyPI.
 FROM_KERNEL = {"ipykernel", "piplite", "pyodide-kernel", "widgetsnbextension"}
 #: Loaded as the kernel starts (with everything they depend on); the kernel then skips its own piplite installs.
@@ -51,17 +60,38 @@ PRELOAD = ["micropip", "piplite", "ipykernel", "comm", "pyodide-kernel", "jedi",
 #: The site's Python: Pyodide 314 is CPython 3.14 on emscripten.
 PYODIDE_PLATFORM, PYODIDE_PYTHON = "wasm32-pyodide2025", "3.14"
 KERNEL_PLUGIN = "@jupyterlite/pyodide-kernel-extension:kernel"
-#: Notebooks left out of the site, and why: they need compiled packages that are not on PyPI for
-#: Pyodide (numpy for compile's batches, matplotlib, torch), so an offline site cannot have them.
+#: Notebooks left out of the offline site, and why: they need compiled packages that are not on PyPI
+#: for Pyodide nor in the npm package (numpy for compile's batches, matplotlib, scikit-learn), so only
+#: the published site, which takes them from Pyodide's distribution, carries them. torch is optional.
 LOCAL_ONLY = {
     "05_compile": "numpy (compile's batches) and matplotlib",
     "06_lecture_labs": "numpy, matplotlib, scikit-learn's digits and optionally torch",
 }
+#: Pyodide's own full distribution of a version: the address Pyodide's docs give, and its loader's default.
+DISTRIBUTION = "https://cdn.jsdelivr.net/pyodide/v{version}/full/"
+#: What the published site lists from that distribution, with everything they depend on. The kernel
+#: loads a package when a cell imports it (by the lock's "imports"), so nothing else is needed ...
+FROM_DISTRIBUTION = ["numpy", "matplotlib", "scikit-learn"]
+#: ... but for scikit-learn, which only nn.data.digits imports, inside the function where the kernel's
+#: scan of a cell's imports cannot see it: the published site loads it (with scipy, numpy) as it starts.
+PUBLISHED_PRELOAD = ["scikit-learn"]
 
 
-def site_notebooks() -> list[Path]:
-    """The notebooks the site carries: all of notebooks/ but LOCAL_ONLY."""
-    return [nb for nb in sorted(NOTEBOOKS.glob("*.ipynb")) if nb.stem not in LOCAL_ONLY]
+def site_notebooks(published: bool = False) -> list[Path]:
+    """The notebooks the site carries: all of notebooks/ if ``published``, else all but LOCAL_ONLY."""
+    return [nb for nb in sorted(NOTEBOOKS.glob("*.ipynb")) if published or nb.stem not in LOCAL_ONLY]
+
+
+def distribution_url(version: str = NPM_PACKAGES["pyodide"]) -> str:
+    """Pyodide's own full distribution of ``version`` (its wheels and their pyodide-lock.json)."""
+    return DISTRIBUTION.format(version=version)
+
+
+def check_packages_from(url: str) -> str:
+    """``url`` as the address of a Pyodide distribution's folder (an http(s) address, ending in "/")."""
+    if not isinstance(url, str) or not re.fullmatch(r"https?://[^/\s]+(/\S*)?", url):
+        raise ValueError(f"--packages-from must be the http(s) address of a Pyodide distribution's folder, got {url!r}")
+    return url if url.endswith("/") else url + "/"
 
 
 #: JupyterLab settings of the site.
@@ -80,9 +110,14 @@ def run(*command, **kwargs) -> str:
     return subprocess.run(list(map(str, command)), check=True, text=True, stdout=subprocess.PIPE, **kwargs).stdout
 
 
+def npm_folder() -> Path:
+    """Where NPM_PACKAGES are installed in the cache (one folder per set of versions)."""
+    return CACHE / "npm-{}".format(hashlib.sha256(json.dumps(NPM_PACKAGES, sort_keys=True).encode()).hexdigest()[:12])
+
+
 def npm_packages() -> Path:
     """node_modules with NPM_PACKAGES, installed once per set of versions."""
-    folder = CACHE / "npm-{}".format(hashlib.sha256(json.dumps(NPM_PACKAGES, sort_keys=True).encode()).hexdigest()[:12])
+    folder = npm_folder()
     modules = folder / "node_modules"
     if not all((modules / name / "package.json").exists() for name in NPM_PACKAGES):
         folder.mkdir(parents=True, exist_ok=True)
@@ -176,8 +211,40 @@ def wheel_entry(wheel: Path, environment: dict) -> dict:
     }
 
 
-def pyodide_folder(modules: Path, wheels: list[Path], into: Path) -> list[str]:
-    """Pyodide's runtime, viz.js, the wheels and a pyodide-lock.json listing exactly those wheels, in ``into``.
+def from_distribution(available: dict, names: list[str], base: str, shipped: set[str]) -> dict[str, dict]:
+    """The entries of ``names`` and of everything they depend on, from Pyodide's own lock's packages
+    (``available``), each ``file_name`` made the absolute address of the file under ``base``.
+
+    Packages in ``shipped`` (the site's own wheels, at the same versions) stay the site's: neither
+    taken nor followed."""
+    taken, todo = {}, [normalize(n) for n in names]
+    while todo:
+        name = todo.pop()
+        if name in taken or name in shipped:
+            continue
+        if name not in available:
+            raise ValueError(f"Pyodide's distribution has no package {name!r} (it has {len(available)} others)")
+        entry = available[name]
+        taken[name] = {**entry, "file_name": base + entry["file_name"]}
+        todo.extend(normalize(d) for d in entry["depends"])
+    return taken
+
+
+def site_lock(lock: dict, shipped: dict[str, dict], packages_from: str | None = None) -> dict:
+    """Pyodide's ``lock`` with its packages replaced by the site's: its own wheels (``shipped``, by
+    name; relative file names, served beside the lock) and, if ``packages_from`` is given (the
+    published site), FROM_DISTRIBUTION and all they need from the distribution at that address."""
+    packages = {name: dict(entry) for name, entry in shipped.items()}
+    if packages_from is not None:
+        packages.update(from_distribution(lock["packages"], FROM_DISTRIBUTION, packages_from, set(shipped)))
+    for name in shipped:  # a wheel's dependencies as its metadata says, but only those the site has
+        packages[name]["depends"] = sorted(d for d in set(packages[name]["depends"]) if d in packages)
+    return {**lock, "packages": dict(sorted(packages.items()))}
+
+
+def pyodide_folder(modules: Path, wheels: list[Path], into: Path, packages_from: str | None = None) -> list[str]:
+    """Pyodide's runtime, viz.js, the wheels and a pyodide-lock.json listing those wheels (and, with
+    ``packages_from``, the packages the site takes from Pyodide's distribution there), in ``into``.
 
     Returns the names of the packages in the lock."""
     shutil.rmtree(into, ignore_errors=True)
@@ -192,16 +259,20 @@ def pyodide_folder(modules: Path, wheels: list[Path], into: Path) -> list[str]:
         "platform_machine": "wasm32", "implementation_name": "cpython", "platform_python_implementation": "CPython",
         "python_version": PYODIDE_PYTHON, "python_full_version": lock["info"]["python"],
     }  # fmt: skip
-    packages = {}
+    shipped = {}
     for wheel in wheels:
         shutil.copy2(wheel, into / wheel.name)
         entry = wheel_entry(wheel, environment)
-        packages[entry["name"]] = entry
-    for entry in packages.values():
-        entry["depends"] = sorted(d for d in set(entry["depends"]) if d in packages)
-    lock["packages"] = dict(sorted(packages.items()))
+        shipped[entry["name"]] = entry
+    lock = site_lock(lock, shipped, packages_from)
     (into / "pyodide-lock.json").write_text(json.dumps(lock, indent=1))
-    return sorted(packages)
+    return sorted(lock["packages"])
+
+
+def kernel_settings(published: bool = False) -> dict:
+    """The Pyodide kernel's settings in jupyter-lite.json: no PyPI, and what to load as it starts."""
+    preload = PRELOAD + PUBLISHED_PRELOAD if published else PRELOAD
+    return {"disablePyPIFallback": True, "loadPyodideOptions": {"packages": preload}}
 
 
 def cleared(notebook: Path) -> str:
@@ -229,9 +300,15 @@ def check_output_folder(out: Path) -> Path:
     return out
 
 
-def build(out: Path = DEFAULT_OUT) -> Path:
-    """Build the site into ``out`` (replaced), offline except for the registries; return ``out``."""
+def build(out: Path = DEFAULT_OUT, packages_from: str | None = None) -> Path:
+    """Build the site into ``out`` (replaced), offline except for the registries; return ``out``.
+
+    With ``packages_from`` (an address of Pyodide's distribution), the published site: every
+    notebook, the compiled packages they need listed from that address."""
     out = check_output_folder(out)
+    if packages_from is not None:
+        packages_from = check_packages_from(packages_from)
+    published = packages_from is not None
     modules = npm_packages()
     lite = BUILD / "lite-dir"
     shutil.rmtree(lite, ignore_errors=True)
@@ -239,11 +316,11 @@ def build(out: Path = DEFAULT_OUT) -> Path:
     project = project_wheel(BUILD / "project-wheel")
     pyodide_lock = json.loads((modules / "pyodide" / "pyodide-lock.json").read_text())
     wheels = [project, *kernel_wheels(), *pypi_wheels(pyodide_lock, project)]
-    names = pyodide_folder(modules, wheels, lite / "static" / "pyodide")
-    absent = [name for name in PRELOAD if normalize(name) not in names]
+    names = pyodide_folder(modules, wheels, lite / "static" / "pyodide", packages_from)
+    settings = kernel_settings(published)
+    absent = [name for name in settings["loadPyodideOptions"]["packages"] if normalize(name) not in names]
     if absent:
         raise SystemExit(f"the site's lock lacks {absent}")
-    settings = {"disablePyPIFallback": True, "loadPyodideOptions": {"packages": PRELOAD}}
     config = {"jupyter-config-data": {"litePluginSettings": {KERNEL_PLUGIN: settings}}}
     (lite / "jupyter-lite.json").write_text(json.dumps(config, indent=1))
     # Every cell stays in the page (JupyterLab's default drops cells scrolled out of view): the
@@ -251,7 +328,7 @@ def build(out: Path = DEFAULT_OUT) -> Path:
     (lite / "overrides.json").write_text(json.dumps(SETTINGS, indent=1))
     contents = lite / "files"
     contents.mkdir()
-    for notebook in site_notebooks():
+    for notebook in site_notebooks(published):
         (contents / notebook.name).write_text(cleared(notebook))
     shutil.rmtree(out, ignore_errors=True)
     run(
@@ -282,15 +359,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("command", choices=["build", "serve"])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the site's folder (default build/lite/site)")
     parser.add_argument("--port", type=int, default=8000, help="serve: the port on 127.0.0.1 (default 8000)")
+    parser.add_argument("--published", action="store_true",
+                        help="the site for the web: every notebook, numpy, matplotlib and scikit-learn from Pyodide's distribution")  # fmt: skip
+    parser.add_argument("--packages-from", metavar="URL",
+                        help=f"with --published: the distribution's address (default {distribution_url()})")  # fmt: skip
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be from 0 to 65535, got {args.port}")
+    if args.packages_from is not None and not args.published:
+        parser.error(f"--packages-from is the published site's option: add --published (got --packages-from {args.packages_from})")
+    packages_from = None
+    if args.published:
+        try:
+            packages_from = check_packages_from(args.packages_from or distribution_url())
+        except ValueError as error:
+            parser.error(str(error))
     try:
         args.out = check_output_folder(args.out)
     except ValueError as error:
         parser.error(str(error))
     if args.command == "build" or not (args.out / "index.html").exists():
-        build(args.out)
+        build(args.out, packages_from)
     if args.command == "serve":
         with server(args.out, args.port) as httpd:
             print(f"the course: http://127.0.0.1:{args.port}/lab/index.html  (Ctrl-C stops)", flush=True)
