@@ -72,8 +72,8 @@ DISTRIBUTION = "https://cdn.jsdelivr.net/pyodide/v{version}/full/"
 #: What the published site lists from that distribution, with everything they depend on. The kernel
 #: loads a package when a cell imports it (by the lock's "imports"), so nothing else is needed ...
 FROM_DISTRIBUTION = ["numpy", "matplotlib", "scikit-learn"]
-#: ... but for scikit-learn, which only nn.data.digits imports, inside the function where the kernel's
-#: scan of a cell's imports cannot see it: the published site loads it (with scipy, numpy) as it starts.
+#: ... but for scikit-learn, whose digits file nn.data.digits reads without importing it (so no cell's
+#: imports name it): the published site loads it (with scipy, numpy) as it starts.
 PUBLISHED_PRELOAD = ["scikit-learn"]
 
 
