@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 from draw_helpers import lecture_graph
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 import nn
@@ -89,7 +89,7 @@ def check_against_eager(build, n_inputs, params, samples):
         close(grads[i], [w[1][i] for w in expected], atol=BATCH_GRADIENT_ATOL)
     program.backward(*columns)
     for p, g0, want in zip(params, start, eager_grads):
-        close(p.grad - g0, want, rel=1e-9)
+        close(p.grad - g0, want, rel=1e-9, atol=BATCH_GRADIENT_ATOL)
 
 
 # ------------------------------------------------------------ the lecture's example
@@ -162,6 +162,9 @@ def build_from(recipe, constant, leaves=4):
 
 
 @settings(max_examples=60, deadline=None)
+# Found by hypothesis: tanh(exp(exp(0))·2.5) is saturated, its parameter gradient 1.3e-9 differs
+# by 2.7e-15 between numpy's and math's exp/tanh: within BATCH_GRADIENT_ATOL, not within 1e-9 relative.
+@example(recipe=[("exp", 3, 0), ("tanh", 4, 0)], samples=[(0.0, 0.0)], weights=(0.0, 2.5), constant=0.0)
 @given(
     recipe=st.lists(st.tuples(st.sampled_from(OPS), st.integers(0, 20), st.integers(0, 20)), min_size=1, max_size=8),
     samples=st.lists(st.tuples(NUMBERS, NUMBERS), min_size=1, max_size=4),
