@@ -1,9 +1,21 @@
 import gc
+import os
 from pathlib import Path
 
 import pytest
 
 from scalargrad import Value
+
+try:
+    from hypothesis import settings
+except ImportError:  # the plain-pip route's two quick files do not need it
+    pass
+else:
+    # CI (.ci/run sets CI=1) draws the same examples on every run, so a red CI is a change's doing,
+    # not the luck of the draw; a developer's runs keep exploring, and keep what they find in .hypothesis/.
+    settings.register_profile("ci", derandomize=True, database=None)
+    if os.environ.get("CI"):
+        settings.load_profile("ci")
 
 
 @pytest.fixture
