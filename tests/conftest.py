@@ -65,6 +65,36 @@ def machine_fonts(request, monkeypatch):
     return request.param
 
 
+# The tests that use torch, run by one xdist worker as one unit of work: importing torch, its
+# optimizers (torch._dynamo) and its autograd the first time costs several seconds of CPU a process.
+# xdist's own way, `@pytest.mark.xdist_group` with --dist loadgroup, groups nothing on pytest >= 9.2:
+# xdist 3.8 tags the group onto the node id, which pytest 9.2 no longer lets a plugin change
+# (pytest-xdist#1386), so the tests went to both workers and both paid for torch.
+TORCH_TESTS = (
+    "tests/test_nn_torch.py::",
+    "tests/test_nn_optim_torch.py::",
+    "tests/test_lecture_micrograd.py::test_value_to_a_value_power_against_torch",
+)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadgroup (pyproject's addopts): each test is a unit of work of its own but for the
+    tests in TORCH_TESTS, which are one. The largest unit goes out first (xdist's loadscope
+    reordering), so one worker starts on torch while the other runs the rest, and they share
+    what is left; the torch group never waits for the end of the run."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class TorchGroupScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid):
+            if nodeid.startswith(TORCH_TESTS):
+                return "torch"
+            return super()._split_scope(nodeid)
+
+    return TorchGroupScheduling(config, log)
+
+
 def pytest_collection_finish(session):
     """Move everything collection imported (torch, hypothesis, numpy, ...) out of the garbage
     collector's sight: the tests build graphs of up to 10^5 acyclic nodes, and every full

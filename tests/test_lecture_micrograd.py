@@ -499,7 +499,6 @@ def test_value_to_a_value_power_and_both_derivatives(a, b):
     assert d2.data == pytest.approx(a ** (b - 1) * (1 + b * math.log(a)), rel=1e-12)
 
 
-@pytest.mark.xdist_group("torch")
 def test_value_to_a_value_power_against_torch():
     torch = pytest.importorskip("torch")
     for a, b in [(2.0, 3.0), (0.5, -1.5), (7.3, 0.25)]:

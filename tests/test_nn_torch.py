@@ -10,8 +10,6 @@ import nn
 from nn import optim
 from scalargrad import Value
 
-pytestmark = pytest.mark.xdist_group("torch")  # one worker imports torch and its optimizers (7 s), not both
-
 torch = tnn = None  # set by _torch: importing torch takes 3 s, paid only by a worker that runs these tests
 
 
