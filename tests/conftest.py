@@ -77,22 +77,48 @@ TORCH_TESTS = (
 )
 
 
+# Tests that took LONG_TEST seconds or more in the last run (pytest's cache, .pytest_cache) are a
+# second unit of work, given out right after the torch group, to the other worker: the run then ends
+# on short tests, and neither worker waits long for the other at the end (a 1.7 s README example
+# among the last tests kept one idle for a second or two).
+DURATIONS = "scalargrad/durations"
+LONG_TEST = 0.5
+_durations = {}
+
+
 def pytest_xdist_make_scheduler(config, log):
     """--dist loadgroup (pyproject's addopts): each test is a unit of work of its own but for the
-    tests in TORCH_TESTS, which are one. The largest unit goes out first (xdist's loadscope
-    reordering), so one worker starts on torch while the other runs the rest, and they share
-    what is left; the torch group never waits for the end of the run."""
+    tests in TORCH_TESTS, which are one, and the long tests of the last run, another. The largest
+    unit goes out first (xdist's loadscope reordering), so one worker starts on torch and the other
+    on the long tests, and they share the rest; the torch group never waits for the end of the run."""
     if config.getvalue("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadGroupScheduling
+
+    cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
+    last = cache.get(DURATIONS, {}) if cache else {}
+    long_tests = {nodeid for nodeid, seconds in last.items() if seconds >= LONG_TEST}
 
     class TorchGroupScheduling(LoadGroupScheduling):
         def _split_scope(self, nodeid):
             if nodeid.startswith(TORCH_TESTS):
                 return "torch"
+            if nodeid in long_tests:
+                return "long"
             return super()._split_scope(nodeid)
 
     return TorchGroupScheduling(config, log)
+
+
+def pytest_runtest_logreport(report):
+    """Each test's time, setup and teardown included (in xdist's controller, from the workers' reports)."""
+    _durations[report.nodeid] = _durations.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session):
+    cache = getattr(session.config, "cache", None)
+    if cache is not None and _durations and not hasattr(session.config, "workerinput"):
+        cache.set(DURATIONS, {**cache.get(DURATIONS, {}), **{k: round(v, 3) for k, v in _durations.items()}})
 
 
 def pytest_collection_finish(session):
