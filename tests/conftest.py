@@ -81,7 +81,8 @@ TORCH_TESTS = (
 # Tests that took LONG_TEST seconds or more in the last run (pytest's cache, .pytest_cache) are a
 # second unit of work, given out right after the torch group, to the other worker: the run then ends
 # on short tests, and neither worker waits long for the other at the end (a 1.7 s README example
-# among the last tests kept one idle for a second or two).
+# among the last tests kept one idle for a second or two). Not when they are more than a worker's
+# share of the run (in `pytest -m notebooks` every test is long): then each is a unit of its own.
 DURATIONS = "scalargrad/durations"
 LONG_TEST = 0.5
 _durations = {}
@@ -98,13 +99,24 @@ def pytest_xdist_make_scheduler(config, log):
 
     cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
     last = cache.get(DURATIONS, {}) if cache else {}
-    long_tests = {nodeid for nodeid, seconds in last.items() if seconds >= LONG_TEST}
 
     class TorchGroupScheduling(LoadGroupScheduling):
+        tests = ()
+        long_tests = None
+
+        def add_node_collection(self, node, collection):
+            self.tests = collection  # every worker collects the same tests
+            super().add_node_collection(node, collection)
+
         def _split_scope(self, nodeid):
             if nodeid.startswith(TORCH_TESTS):
                 return "torch"
-            if nodeid in long_tests:
+            if self.long_tests is None:  # first called when the run is scheduled, every worker up
+                seconds = {test: last.get(test, 0.0) for test in self.tests if not test.startswith(TORCH_TESTS)}
+                long_tests = {test for test, s in seconds.items() if s >= LONG_TEST}
+                share = sum(seconds.values()) / max(len(self.nodes), 1)
+                self.long_tests = long_tests if sum(seconds[test] for test in long_tests) <= share else set()
+            if nodeid in self.long_tests:
                 return "long"
             return super()._split_scope(nodeid)
 
