@@ -1,5 +1,6 @@
 import gc
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -77,9 +78,66 @@ def machine_fonts(request, monkeypatch):
     return request.param
 
 
+# The tests that use torch, run by one xdist worker as one unit of work: importing torch, its
+# optimizers (torch._dynamo) and its autograd the first time costs several seconds of CPU a process.
+# xdist's own way, `@pytest.mark.xdist_group` with --dist loadgroup, groups nothing on pytest >= 9.2:
+# xdist 3.8 tags the group onto the node id, which pytest 9.2 no longer lets a plugin change
+# (pytest-xdist#1386), so the tests went to both workers and both paid for torch.
+TORCH_TESTS = (
+    "tests/test_nn_torch.py::",
+    "tests/test_nn_optim_torch.py::",
+    "tests/test_lecture_micrograd.py::test_value_to_a_value_power_against_torch",
+)
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadgroup (pyproject's addopts): every test is a unit of work of its own but the tests
+    in TORCH_TESTS, which are one. The largest unit goes out first (xdist's loadscope ordering), so
+    one worker starts on torch while the other takes the rest, and torch never waits for the end."""
+    from xdist.scheduler import LoadGroupScheduling
+
+    if config.getvalue("dist") != "loadgroup" or not hasattr(LoadGroupScheduling, "_split_scope"):
+        return None  # xdist's own scheduling (a later xdist without this extension point: still correct)
+
+    class TorchGroupScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid):
+            return "torch" if nodeid.startswith(TORCH_TESTS) else super()._split_scope(nodeid)
+
+    return TorchGroupScheduling(config, log)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_collection(session):
+    """No garbage collection while collecting: importing the libraries and test modules makes
+    objects that live on, and the collector went over them again and again (11 full collections,
+    0.4 s a worker). pytest_collection_finish collects once at the end."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def pytest_collection_finish(session):
-    """Move everything collection imported (torch, hypothesis, numpy, ...) out of the garbage
+    """Move everything collection imported (hypothesis, numpy, ...) out of the garbage
     collector's sight: the tests build graphs of up to 10^5 acyclic nodes, and every full
     collection would scan the libraries' objects again."""
+    _freeze()
+
+
+_modules_frozen = 0
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    """The same for a library a test imported, once it brought many modules (torch, in the worker that
+    runs the torch tests: until frozen, each full collection scanned its objects, 0.15 s each)."""
+    if len(sys.modules) >= _modules_frozen + 100:
+        _freeze()
+
+
+def _freeze():
+    global _modules_frozen
     gc.collect()
     gc.freeze()
+    _modules_frozen = len(sys.modules)

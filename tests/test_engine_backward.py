@@ -3,6 +3,7 @@ detach, higher-order gradients, and drop-in use of code written for micrograd.""
 
 import asyncio
 import gc
+import inspect
 import math
 import os
 import random
@@ -158,17 +159,14 @@ def test_same_program_gives_bit_identical_gradients():
 
 
 def test_same_program_gives_bit_identical_gradients_across_processes():
-    program = (
-        "import sys; sys.path.insert(0, sys.argv[1]); "
-        "from test_engine_backward import _random_graph; "
-        "leaves, out = _random_graph(11); out.backward(); "
-        "print([l.grad.hex() for l in leaves])"
+    program = (  # _random_graph's own source: importing this module would import pytest too (0.4 s a process)
+        "import random\nfrom scalargrad import Value\n" + inspect.getsource(_random_graph)
+        + "leaves, out = _random_graph(11); out.backward(); print([l.grad.hex() for l in leaves])"
     )
-    here = os.path.dirname(os.path.abspath(__file__))
     outputs = set()
     for seed in ("0", "12345"):
         env = dict(os.environ, PYTHONHASHSEED=seed)
-        done = subprocess.run([sys.executable, "-c", program, here], capture_output=True, text=True, env=env, check=True)
+        done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, env=env, check=True)
         outputs.add(done.stdout)
     leaves, out = _random_graph(11)
     out.backward()

@@ -499,7 +499,6 @@ def test_value_to_a_value_power_and_both_derivatives(a, b):
     assert d2.data == pytest.approx(a ** (b - 1) * (1 + b * math.log(a)), rel=1e-12)
 
 
-@pytest.mark.xdist_group("torch")
 def test_value_to_a_value_power_against_torch():
     torch = pytest.importorskip("torch")
     for a, b in [(2.0, 3.0), (0.5, -1.5), (7.3, 0.25)]:
@@ -525,15 +524,34 @@ def test_value_to_a_value_power_refusals():
 # ------------------------------------------------------------------ pickle and deepcopy, any depth
 
 
-@pytest.fixture(scope="module")
-def deep_graph():
-    """A 10^5-node DAG: a chain where each link also reuses the previous link (two ways down)."""
+def _chain(links):
+    """A DAG: a chain where each link also reuses the previous link (two ways down)."""
     x = Value(0.5, "x")
     x.tag = "input"
     y = x
-    for _ in range(17_000):  # 6 nodes a link: y·c, the constants c and 1e-6, tanh y, its product, the sum
+    for _ in range(links):  # 6 nodes a link: y·c, the constants c and 1e-6, tanh y, its product, the sum
         y = y * 0.999999 + y.tanh() * 1e-6
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def deep_graph():
+    """A 10^5-node DAG."""
+    x, y = _chain(17_000)
     assert len(topological_order(y)) > 100_000
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def graph_deeper_than_the_recursion_limit():
+    """A DAG whose longest path is 3 times the recursion limit (6,000 nodes for the default 1,000):
+    deep enough that any recursion down it fails, as the 10^5-node graph would show, for a tenth
+    of the nodes."""
+    x, y = _chain(sys.getrecursionlimit())
+    depth = {}
+    for node in topological_order(y):
+        depth[node] = 1 + max((depth[p] for p in node.parents), default=0)
+    assert depth[y] > 3 * sys.getrecursionlimit()
     return x, y
 
 
@@ -552,8 +570,8 @@ def test_a_graph_of_10_to_the_5_nodes_pickles_and_deep_copies(deep_graph):
         assert leaf.grad == x.grad and leaf is not x
 
 
-def test_pickling_keeps_identity_across_roots_and_leaves_no_state_behind(deep_graph):
-    x, y = deep_graph
+def test_pickling_keeps_identity_across_roots_and_leaves_no_state_behind(graph_deeper_than_the_recursion_limit):
+    x, y = graph_deeper_than_the_recursion_limit
     mid = y.parents[0].parents[0]
     a, b, c = pickle.loads(pickle.dumps([mid, y, x]))
     assert b.parents[0].parents[0] is a and topological_order(b)[0] is c

