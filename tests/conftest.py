@@ -93,13 +93,14 @@ TORCH_TESTS = (
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's
 def pytest_xdist_make_scheduler(config, log):
     """--dist loadgroup (pyproject's addopts): every test is a unit of work of its own but the tests
-    in TORCH_TESTS, which are one (``-m notebooks``: work stealing instead). The largest unit goes out first (xdist's loadscope ordering), so
-    one worker starts on torch while the other takes the rest, and torch never waits for the end."""
+    in TORCH_TESTS, which are one. The largest unit goes out first (xdist's loadscope ordering), so
+    one worker starts on torch while the other takes the rest, and torch never waits for the end.
+    ``-m notebooks`` (a few long tests) is scheduled by work stealing instead."""
     from xdist.scheduler import LoadGroupScheduling, WorkStealingScheduling
 
     if config.getvalue("dist") != "loadgroup":
         return None
-    if config.getoption("markexpr").strip() == "notebooks":  # a few long tests: stealing ends them together
+    if config.getoption("markexpr").strip() == "notebooks":
         return WorkStealingScheduling(config, log)
     if not hasattr(LoadGroupScheduling, "_split_scope"):
         return None  # a later xdist without this extension point: its own scheduling, still correct

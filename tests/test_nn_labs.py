@@ -356,6 +356,13 @@ def test_digits_come_from_scikit_learns_package_without_a_network(monkeypatch):
     assert "sklearn" not in sys.modules  # read from the package's files, not imported (that takes seconds)
 
 
+def test_digits_without_scikit_learn_say_what_to_install(monkeypatch):
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "sklearn" else find_spec(name, *a))
+    with pytest.raises(ImportError, match=r"nn.data.digits needs scikit-learn .*pip install 'scalargrad\[labs\]'"):
+        nn.data.digits()
+
+
 def test_train_test_split_refusals():
     with pytest.raises(ValueError, match="2 inputs but 1 labels"):
         nn.data.train_test_split([[1], [2]], [0])
