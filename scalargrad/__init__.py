@@ -2,7 +2,7 @@
 
 from .engine.autograd import topological_order
 from .engine.compile import Program, compile  # noqa: A004 - scalargrad.compile, as torch.compile
-from .engine.errors import NonFiniteError
+from .engine.errors import DivisionByZero, DomainError, NonFiniteError, Overflow
 from .engine.derivatives import grad
 from .engine.context import enable_grad, no_grad, scope
 from .engine.gradcheck import gradcheck, numerical_gradient
@@ -13,6 +13,9 @@ __all__ = [
     "Value",
     "Constant",
     "NonFiniteError",
+    "DivisionByZero",
+    "DomainError",
+    "Overflow",
     "Primitive",
     "primitive",
     "apply",

@@ -21,7 +21,7 @@ from numbers import Real
 from operator import attrgetter
 from typing import Callable
 
-from .errors import NonFiniteError
+from .errors import NonFiniteError, Overflow
 
 _writing = threading.RLock()  # re-entrant: a closure step may itself call backward()
 
@@ -145,7 +145,7 @@ def chain_rule_step(node) -> None:
         new_b = None if b is None else (new_a if b is a else b.grad) + g * node._db
         for parent, total in ((a, new_a), (b, new_b)):
             if total is not None and not isfinite(total):
-                raise NonFiniteError(
+                raise _non_finite_kind(total, g, node._da, node._db)(
                     f"{_name(node)}._backward(): the gradient of its parent with data {parent.data!r} would be "
                     f"{total!r}, not a finite number; no .grad was changed"
                 )
@@ -175,16 +175,38 @@ def float_gradients(order: list) -> dict:
     return grads
 
 
-def _refuse_non_finite(order: list, grads: dict) -> None:
+def _non_finite_kind(*numbers) -> type:
+    """Overflow when only finite numbers went in; the base NonFiniteError when one was inf or
+    nan already (a .grad or .data set by hand, or a closure that computed one)."""
+    return Overflow if all(map(isfinite, numbers)) else NonFiniteError
+
+
+def _refuse_non_finite(order: list, grads: dict, before: dict | None = None) -> None:
     if all(map(isfinite, grads.values())):
         return
     for node in reversed(order):  # name the non-finite gradient nearest the root
         g = grads[node]
         if not isfinite(g):
-            raise NonFiniteError(
-                f"backpropagation: the gradient of {_name(node)} with data {node.data!r} would be {g!r}, "
-                "not a finite number (an overflow in the chain rule's products or sums); no .grad was changed"
+            why = _why_not_finite(node, grads, before)
+            reason = why or "an overflow in the chain rule's products or sums"
+            raise (Overflow if why is None else NonFiniteError)(
+                f"backpropagation: the gradient of {_name(node)} with data {node.data!r} would be {g!r}, not a "
+                f"finite number ({reason}); no .grad was changed"
             )
+
+
+def _why_not_finite(node, grads: dict, before: dict | None) -> str | None:
+    """What made ``node``'s gradient not finite, when it is not an overflow of finite numbers:
+    a .grad that was not finite before the pass, or a child made by user code whose _backward
+    closure passed back inf or nan. None for an overflow."""
+    if before is not None and node in before and not isfinite(before[node]):
+        return f"its .grad was already {before[node]!r} before this pass"
+    for child in grads:
+        if child._prim is None and child._a is not None and node in (child._a, child._b) and isfinite(grads[child]):
+            passed = closure_step(child, grads[child])
+            if not all(isfinite(x) for x in passed if x is not None):
+                return f"the _backward closure of {_name(child)} passed back {passed[0] if child._a is node else passed[1]!r}"
+    return None
 
 
 def backward(root) -> None:
@@ -196,9 +218,11 @@ def backward(root) -> None:
     order = topological_order(root)
     grads = chain_rule(order, 1.0)
     with _writing:
+        before = {}
         for node, g in grads.items():
             if node._a is None:
+                before[node] = node.grad
                 grads[node] = node.grad + g
-        _refuse_non_finite(order, grads)
+        _refuse_non_finite(order, grads, before)
         for node, g in grads.items():
             node.grad = g

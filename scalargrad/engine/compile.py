@@ -26,22 +26,26 @@ rules of the table (max, relu, the power rule) stay data-dependent, per sample.
 from __future__ import annotations
 
 import builtins
+import itertools
 import keyword
 import linecache
 import math
+import numbers
 import re
 import unicodedata
+import weakref
 from typing import NamedTuple
 
 from . import autograd
 from . import primitives as P
 from .context import enable_grad
 from .derivatives import as_values
-from .errors import NonFiniteError
+from .errors import NonFiniteError, Overflow
 from .checks import number
 from .value import Constant, Value, apply
 
 _np = None
+_SOURCES = itertools.count()  # a new file name for each generated source
 
 
 def _numpy():
@@ -81,7 +85,7 @@ class Run(NamedTuple):
 
 
 # Names the generated code uses itself, so no node may be called by them.
-_RESERVED = set(P.FUNCTIONS) | {"dot", "full", "zeros", "n", "seed", "finite"}
+_RESERVED = set(P.FUNCTIONS) | {"dot", "full", "zeros", "n", "seed", "finite", "__debug__"}
 
 
 def _identifier(label: str, fallback: str) -> str:
@@ -201,11 +205,17 @@ class Program:
     def _text(self, v) -> str:
         return self._const.get(v) or self._names[v]
 
-    def _forward_line(self, v) -> str:
-        prim = v._prim
-        return f"{self._names[v]} = {P.substitute(prim.forward, dict(zip(prim.inputs, map(self._text, v.parents))))}"
+    @staticmethod
+    def _rule(rule: str, mapping: dict, scalar: bool) -> str:
+        """A rule's text with the nodes' names in it: as :func:`P.scalar` writes it for floats
+        (``where`` computes one branch), as the table writes it for arrays (numpy's ``where``)."""
+        return P.scalar(rule, mapping) if scalar else P.substitute(rule, mapping)
 
-    def _locals(self, v):
+    def _forward_line(self, v, scalar: bool) -> str:
+        prim = v._prim
+        return f"{self._names[v]} = {self._rule(prim.forward, dict(zip(prim.inputs, map(self._text, v.parents))), scalar)}"
+
+    def _locals(self, v, scalar: bool):
         """(parent, local rule text) for each non-constant parent of ``v``, in argument order."""
         prim = v._prim
         mapping = dict(zip(prim.inputs, map(self._text, v.parents)), out=self._names[v])
@@ -214,7 +224,7 @@ class Program:
                 reads = P.names_in(rule)
                 batched = any(self._batched[p] for p, x in zip(v.parents, prim.inputs) if x in reads) or (
                     "out" in reads and self._batched[v])
-                yield parent, P.substitute(rule, mapping), batched
+                yield parent, self._rule(rule, mapping, scalar), batched
 
     # ------------------------------------------------------------ the generated code
 
@@ -227,7 +237,7 @@ class Program:
         out = self._text(self.output)
         lines = [f"def {'program' if gradients else 'forward'}({self._signature()}):",
                  "    # forward pass: one line per node, the table's forward rule"]
-        lines += [f"    {self._forward_line(v)}" for v in self._nodes]
+        lines += [f"    {self._forward_line(v, scalar=True)}" for v in self._nodes]
         watched = ", ".join(map(self._text, self.watched))
         if not gradients:
             if checked:
@@ -243,7 +253,8 @@ class Program:
                 lines.append(f"    {' = '.join(f'd{self._names[v]}' for v in grads[start:start + 10])} = 0.0")
         for v in reversed(self._backward_nodes):
             if v._a is not None:
-                lines += [f"    d{self._names[p]} += d{self._names[v]} * {_paren(local)}" for p, local, _ in self._locals(v)]
+                lines += [f"    d{self._names[p]} += d{self._names[v]} * {_paren(local)}"
+                          for p, local, _ in self._locals(v, scalar=True)]
         if checked:
             every = [self._names[v] for v in self._nodes] + [f"d{self._names[v]}" for v in self._backward_nodes]
             lines.append(f"    finite({', '.join(every)})")
@@ -262,7 +273,7 @@ class Program:
         parameter's gradient is summed over the batch as it is passed on (``dot(dq, x)``)."""
         out = self._text(self.output)
         lines = [f"def batch_{'program' if gradients else 'forward'}({self._signature('n, seed')}):"]
-        lines += [f"    {self._forward_line(v)}" for v in self._nodes]
+        lines += [f"    {self._forward_line(v, scalar=False)}" for v in self._nodes]
         spread = lambda v: self._text(v) if self._batched.get(v) else f"full(n, {self._text(v)})"  # noqa: E731
         watched = "".join(f"{spread(v)}, " for v in self.watched)
         if not gradients:
@@ -275,7 +286,7 @@ class Program:
             if v._a is None:
                 continue
             g = f"d{self._names[v]}"
-            for p, local, local_batched in self._locals(v):
+            for p, local, local_batched in self._locals(v, scalar=False):
                 if self._batched[p] or not self._batched[v]:
                     term = g if local == "1.0" else f"{g} * {_paren(local)}"
                 elif local_batched:
@@ -295,8 +306,11 @@ class Program:
         if namespace is not P.FLOATS:
             np = _np
             scope.update(dot=np.dot, full=np.full, zeros=np.zeros)
-        filename = f"<compiled {self._text(self.output)} #{id(self)}:{len(linecache.cache)}>"
+        filename = f"<compiled {self._text(self.output)} #{id(self)}:{next(_SOURCES)}>"
+        # In linecache while the program lives (tracebacks show the generated line), then dropped:
+        # a 6,000-node program's source is about 1 MB, and every fit(compile=True) makes programs.
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        weakref.finalize(self, linecache.cache.pop, filename, None)
         exec(builtins.compile(source, filename, "exec"), scope)  # noqa: S102 - generated from the table's checked text
         return scope[source[4:source.index("(")]]
 
@@ -313,6 +327,10 @@ class Program:
 
     def __str__(self) -> str:
         return self.source
+
+    def __reduce__(self):
+        # Pickled as its graph (which pickles at any depth) and compiled again when loaded.
+        return Program, (self.output, self.inputs, self.watched)
 
     def __repr__(self) -> str:
         names = ", ".join(self._names[x] for x in self.inputs)
@@ -343,22 +361,42 @@ class Program:
         added to ``.grad`` (what ``backward`` does), else nothing is written."""
         columns, n = self._arguments(args)
         seed = number(seed, "seed")
-        params = [p.data for p in self.parameters]
+        params = self._parameter_values()
         if n is None:
             run = self._run_floats(columns, params, gradients, seed)
         else:
             run = self._run_batch(columns, n, params, gradients, seed)
+        if gradients:
+            self._check_sums(run.parameter_gradients, "summed over the batch" if n is not None else "times the seed")
         if accumulate and gradients:
-            self._accumulate(run.parameter_gradients)
+            self.accumulate(run.parameter_gradients)
         return run
 
-    def _accumulate(self, gradients) -> None:
+    def _parameter_values(self) -> list:
+        """Each parameter's ``.data``, read now; TypeError naming a parameter whose data is not a number."""
+        values = [p.data for p in self.parameters]
+        for p, x in zip(self.parameters, values):
+            if x.__class__ is not float and (isinstance(x, bool) or not isinstance(x, numbers.Real)):
+                raise TypeError(f"the parameter {self._names[p]} ({p!r}) has data {type(x).__name__} {x!r}, "
+                                "not a number; set its .data to a finite float")
+        return values
+
+    def _check_sums(self, gradients, how: str) -> None:
+        for p, g in zip(self.parameters, gradients):
+            if not math.isfinite(g):
+                raise Overflow(f"backpropagation: the gradient of the parameter {self._names[p]} ({p!r}) {how} "
+                               f"would be {g!r}, not a finite number; no .grad was changed")
+
+    def accumulate(self, gradients) -> None:
+        """Add ``gradients`` (one per parameter, as ``run(...).parameter_gradients``) to the
+        parameters' ``.grad``: all of them, or none (NonFiniteError) if a sum would not be finite."""
         with autograd._writing:
             new = [p.grad + g for p, g in zip(self.parameters, gradients)]
-            for p, g in zip(self.parameters, new):
+            for p, g, old in zip(self.parameters, new, (p.grad for p in self.parameters)):
                 if not math.isfinite(g):
-                    raise NonFiniteError(f"backpropagation: the gradient of the parameter {p!r} summed over the batch "
-                                         f"would be {g!r}, not a finite number; no .grad was changed")
+                    kind = Overflow if math.isfinite(old) else NonFiniteError
+                    raise kind(f"backpropagation: the gradient of the parameter {self._names[p]} ({p!r}) "
+                               f"would be {g!r}, not a finite number; no .grad was changed")
             for p, g in zip(self.parameters, new):
                 p.grad = g
 
@@ -399,8 +437,16 @@ class Program:
         out, watched, grads = self._parts(result, gradients)
         if gradients and seed != 1.0:
             grads = tuple(g * seed for g in grads)
+            self._refuse_scaled(grads, seed, math.isfinite)
         k = len(self.inputs)
         return Run(out, watched, grads[:k], grads[k:])
+
+    def _refuse_scaled(self, grads, seed, finite) -> None:
+        """Overflow if an input's gradient times ``seed`` is not finite (each sample's own are)."""
+        for x, g in zip(self.inputs, grads):
+            if not finite(g):
+                raise Overflow(f"the gradient of the input {self._names[x]} times the seed {seed!r} would not be "
+                               "finite; nothing was changed")
 
     def _parts(self, result, gradients) -> tuple:
         """(output, watched values, gradients) from what a generated function returned."""
@@ -415,25 +461,37 @@ class Program:
             function = self._batch[gradients] = self._define(self._batch_source(gradients), numpy_namespace())
         columns = [np.full(n, c) if isinstance(c, float) else c for c in columns]  # numbers broadcast
         args = (n, seed, *columns, *map(np.float64, params))
+        k = len(self.inputs)
+        finite = lambda arrays: all(np.isfinite(a).all() for a in arrays)  # noqa: E731
         try:
+            if not all(map(math.isfinite, params)):  # set to inf or nan by hand: eager decides, sample by sample
+                raise FloatingPointError
             with np.errstate(all="raise", under="ignore"):
                 result = function(*args)
+            out, watched, grads = self._parts(result, gradients)
+            if not finite((out, *watched, *grads[:k])):  # an inf that no operation flagged (inf * 2)
+                raise FloatingPointError
         except (ArithmeticError, ValueError):
-            # Find the first sample whose numbers are not finite, and raise eager's error for it.
+            # Find the first sample whose numbers are not finite, and raise eager's error for it;
+            # where none is, numpy's where() computed a branch it did not take, and only that failed.
             for i in range(n):
                 self._run_floats([float(c[i]) for c in columns], params, gradients, 1.0, i)
-            with np.errstate(all="ignore"):  # only a branch that where() did not take failed
+            with np.errstate(all="ignore"):
                 result = function(*args)
-        out, watched, grads = self._parts(result, gradients)
-        k = len(self.inputs)
+            out, watched, grads = self._parts(result, gradients)
+            if not finite((out, *watched)):
+                raise NonFiniteError("the compiled batch computed a number that is not finite where each sample's "
+                                     "own program does not (numpy's and math's functions differ at the edge)") from None
+            self._refuse_scaled(grads[:k], seed, lambda g: finite([g]))
         grads = tuple(g.copy() if any(g is h for h in grads[:i]) else g for i, g in enumerate(grads[:k])) + tuple(
             float(g) for g in grads[k:])
         return Run(out, tuple(watched), grads[:k], grads[k:])
 
     def _replay(self, values, gradients, sample) -> None:
         """Build this sample's graph eagerly (the graph compiled is not touched) and raise the
-        engine's own NonFiniteError, naming the operation, and the sample in a batch."""
+        engine's own NonFiniteError (of the same kind), naming the operation, and the sample in a batch."""
         made = {x: Value(v, x.label) for x, v in zip(self.inputs, values)}
+        where = f"sample {sample}: " if sample is not None else ""
         try:
             with enable_grad():
                 for v in self._order:
@@ -442,10 +500,8 @@ class Program:
                 if gradients:
                     autograd.float_gradients(autograd.topological_order(made[self.output]))
         except NonFiniteError as error:
-            where = f"sample {sample}: " if sample is not None else ""
-            raise NonFiniteError(f"{where}{error}") from None
-        raise NonFiniteError(f"{'sample %d: ' % sample if sample is not None else ''}the compiled program computed a "
-                             "number that is not finite")
+            raise type(error)(f"{where}{error}") from None
+        raise NonFiniteError(f"{where}the compiled program computed a number that is not finite")
 
 
 def _require_finite(*numbers_) -> None:

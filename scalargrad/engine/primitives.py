@@ -15,22 +15,30 @@ into Python functions once per kind of number:
   gradient itself, for ``grad(..., create_graph=True)`` (second and higher derivatives);
 * anything else with the same names, e.g. a whole batch of numbers at once.
 
-The expressions may use the inputs, ``out`` (in ``local``), numbers, ``+ - * /``,
-comparisons, and the functions ``exp log tanh sigmoid power where`` that each kind of
-number provides (``where(c, p, q)`` is p if c else q).
+The expressions may use the inputs, ``out`` (in ``local``), numbers, ``+ - * /``, and the
+functions ``exp log tanh sigmoid power where`` that each kind of number provides. A
+comparison (``< <= > >= == !=``) may stand only as the condition of ``where(c, p, q)``, which
+is p if c else q: a rule's result is always a number. On one number (floats, Values) ``where``
+computes only the branch it takes, so ``where(x > 30.0, x, log(1.0 + exp(x)))`` is a softplus
+that never overflows; an array (compile's batches) computes both, and compile sends a batch
+whose untaken branch overflows down its sample-by-sample path, with the same results.
+Comparisons mean the same on every kind: on Values they compare ``data`` (``==`` too, though
+Values themselves compare by identity).
 """
 
 from __future__ import annotations
 
 import ast
+import keyword
 import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
 
-#: The functions a rule's text may call; each kind of number provides all of them.
-FUNCTIONS = ("exp", "log", "tanh", "sigmoid", "power", "where")
+#: The functions a rule's text may call, with their number of arguments; each kind of number provides all of them.
+ARITY = {"exp": 1, "log": 1, "tanh": 1, "sigmoid": 1, "power": 2, "where": 3}
+FUNCTIONS = tuple(ARITY)
 
 
 def _sigmoid(x: float) -> float:
@@ -45,11 +53,25 @@ def _where(condition, if_true, if_false):
     return if_true if condition else if_false
 
 
-#: Plain floats. math's functions raise (OverflowError, ValueError) instead of returning
-#: inf or nan, which the node constructor turns into the engine's error.
-FLOATS = {"exp": math.exp, "log": math.log, "tanh": math.tanh, "sigmoid": _sigmoid, "power": math.pow, "where": _where}
+def _power(x: float, c: float) -> float:
+    """math.pow, with 0 to a negative power a ZeroDivisionError as Python's own ``0.0 ** -1``
+    (math.pow calls it a domain error)."""
+    if x == 0.0 and c < 0.0:
+        raise ZeroDivisionError("0.0 cannot be raised to a negative power")
+    return math.pow(x, c)
 
-#: Values: the same rules as graphs, for differentiating gradients again.
+
+def _data(x):
+    """The number behind a Value (or the number itself): what a rule's comparison compares."""
+    return getattr(x, "data", x)
+
+
+#: Plain floats. math's functions raise (OverflowError, ValueError, ZeroDivisionError)
+#: instead of returning inf or nan, which the node constructor turns into the engine's error.
+FLOATS = {"exp": math.exp, "log": math.log, "tanh": math.tanh, "sigmoid": _sigmoid, "power": _power, "where": _where}
+
+#: Values: the same rules as graphs, for differentiating gradients again. ``data`` is there
+#: because Values compare by identity: a rule's comparisons are made on their data.
 VALUES = {
     "exp": lambda v: v.exp(),
     "log": lambda v: v.log(),
@@ -57,6 +79,7 @@ VALUES = {
     "sigmoid": lambda v: v.sigmoid(),
     "power": lambda v, c: v**c,
     "where": _where,
+    "data": _data,
 }
 
 
@@ -85,7 +108,9 @@ class Primitive:
 
     def functions(self, namespace: dict) -> tuple[Callable, Callable]:
         """The forward and local rules as functions of numbers of one kind (see FLOATS, VALUES):
-        ``forward(*inputs)`` and ``local(*inputs, out)``, which returns a tuple. Made once per kind."""
+        ``forward(*inputs)`` and ``local(*inputs, out)``, which returns a tuple. Made once per kind.
+        They are the rules as :func:`scalar` writes them (``where`` computes one branch; with a
+        ``data`` function in the namespace, comparisons are made on it)."""
         made = self._functions.get(id(namespace))
         if made is None or made[0] is not namespace:
             made = self._functions[id(namespace)] = (namespace, *_compiled(self, namespace))
@@ -120,11 +145,52 @@ def names_in(rule: str) -> set:
     return set(re.findall(r"\b[A-Za-z_]\w*\b", rule)) - set(FUNCTIONS)
 
 
+class _Scalar(ast.NodeTransformer):
+    """See :func:`scalar`."""
+
+    def __init__(self, names: dict, compare_data: bool):
+        self.names, self.compare_data = names, compare_data
+
+    def visit_Name(self, node):
+        return ast.copy_location(ast.Name(self.names.get(node.id, node.id), ast.Load()), node)
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if node.func.id == "where":
+            return ast.copy_location(ast.IfExp(node.args[0], node.args[1], node.args[2]), node)
+        return node
+
+    def visit_Compare(self, node):
+        self.generic_visit(node)
+        if self.compare_data:
+            data = lambda x: ast.Call(ast.Name("data", ast.Load()), [x], [])  # noqa: E731
+            node = ast.copy_location(ast.Compare(data(node.left), node.ops, [data(c) for c in node.comparators]), node)
+        return node
+
+
+def scalar(rule: str, names: dict | None = None, compare_data: bool = False) -> str:
+    """``rule`` as code for one number at a time: ``where(c, p, q)`` becomes ``(p if c else q)``,
+    so only the branch taken is computed; each name in ``names`` (an input, ``out``) is replaced
+    by its text; with ``compare_data`` each side of a comparison is read through ``data()``."""
+    tree = _Scalar(names or {}, compare_data).visit(ast.parse(rule, mode="eval"))
+    return ast.unparse(ast.fix_missing_locations(tree))
+
+
+def generated_names(prim: "Primitive") -> dict:
+    """The names generated code gives ``prim``'s inputs (``in0``, ``in1``): a user's input names
+    never meet the names of the code around the rule."""
+    return {x: f"in{i}" for i, x in enumerate(prim.inputs)}
+
+
 def _compiled(prim: Primitive, namespace: dict) -> tuple[Callable, Callable]:
-    args = ", ".join(prim.inputs)
+    names = generated_names(prim)
+    args = ", ".join(names.values())
+    compare_data = "data" in namespace
+    forward_text = scalar(prim.forward, names, compare_data)
+    local_text = ", ".join(scalar(d, names, compare_data) for d in prim.local)
     scope = dict(namespace)
-    forward = eval(f"lambda {args}: {prim.forward}", scope)  # noqa: S307 - the table's own checked text
-    local = eval(f"lambda {args}, out: ({', '.join(prim.local)},)", scope)  # noqa: S307
+    forward = eval(f"lambda {args}: {forward_text}", scope)  # noqa: S307 - the table's own checked text
+    local = eval(f"lambda {args}, out: ({local_text},)", scope)  # noqa: S307
     return forward, local
 
 
@@ -136,7 +202,7 @@ _ALLOWED_NODES = (
 
 
 def _check_rule(text, names: tuple, what: str) -> None:
-    """Refuse rule text that is not an expression over ``names``, numbers and FUNCTIONS."""
+    """Refuse rule text that is not a number-valued expression over ``names``, numbers and FUNCTIONS."""
     if not isinstance(text, str):
         raise TypeError(f"{what} must be an expression written as a str, got {type(text).__name__} {text!r}")
     try:
@@ -149,10 +215,23 @@ def _check_rule(text, names: tuple, what: str) -> None:
                              f"numbers, the inputs and {', '.join(FUNCTIONS)}")
         if isinstance(node, ast.Constant) and (isinstance(node.value, bool) or not isinstance(node.value, (int, float))):
             raise ValueError(f"{what} {text!r} may only contain numbers as constants, not {node.value!r}")
-        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS):
-            raise ValueError(f"{what} {text!r} calls something other than {', '.join(FUNCTIONS)}")
+        if isinstance(node, ast.Call):
+            if not (isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS):
+                raise ValueError(f"{what} {text!r} calls something other than {', '.join(FUNCTIONS)}")
+            wanted = ARITY[node.func.id]
+            if node.keywords or len(node.args) != wanted:
+                raise ValueError(f"{what} {text!r}: {node.func.id}() takes {wanted} argument(s), given by position")
+            if node.func.id == "where" and not isinstance(node.args[0], ast.Compare):
+                raise ValueError(f"{what} {text!r}: the condition of where(c, p, q) must be a comparison such as x > 0.0")
+        if isinstance(node, ast.Compare) and len(node.ops) > 1:
+            raise ValueError(f"{what} {text!r} chains comparisons; write one comparison per where()")
         if isinstance(node, ast.Name) and node.id not in names and node.id not in FUNCTIONS:
             raise ValueError(f"{what} {text!r} uses the unknown name {node.id!r}; it may use {', '.join(names)}")
+    conditions = {id(n.args[0]) for n in ast.walk(tree) if isinstance(n, ast.Call) and n.func.id == "where"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare) and id(node) not in conditions:
+            raise ValueError(f"{what} {text!r} uses a comparison as a number; a comparison may only be the "
+                             "condition of where(c, p, q), e.g. where(x > 0.0, 1.0, 0.0)")
 
 
 def primitive(name: str, inputs: tuple, forward: str, local: tuple, domain: str = "") -> Primitive:
@@ -160,13 +239,27 @@ def primitive(name: str, inputs: tuple, forward: str, local: tuple, domain: str 
 
     ``inputs``: the names of its one or two inputs; ``forward``: the output as an expression of
     them; ``local``: ∂out/∂input for each input, as expressions of the inputs and ``out``.
-    Redefining a name with different rules is refused.
+    Redefining a name with different rules is refused, and so are the names ``**c`` of the
+    constant powers (``x ** 2`` is the primitive ``**2``, made by :func:`power`).
     """
+    if isinstance(name, str) and name.startswith("**") and name != "**":
+        raise ValueError(f"the primitive names '**<number>' are the engine's own (x ** 2 is '**2'); "
+                         f"choose another name than {name!r}")
+    return _define(name, inputs, forward, local, domain)
+
+
+def _usable_input(x) -> bool:
+    return (isinstance(x, str) and x.isidentifier() and not keyword.iskeyword(x)
+            and x not in ("out", "__debug__") and x not in FUNCTIONS)
+
+
+def _define(name: str, inputs: tuple, forward: str, local: tuple, domain: str = "") -> Primitive:
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"a primitive needs a non-empty name, got {name!r}")
     inputs, local = tuple(inputs), tuple(local)
-    if not 1 <= len(inputs) <= 2 or not all(isinstance(x, str) and x.isidentifier() and x != "out" and x not in FUNCTIONS for x in inputs):
-        raise ValueError(f"a primitive takes one or two inputs named by identifiers other than 'out', got {inputs!r}")
+    if not 1 <= len(inputs) <= 2 or not all(map(_usable_input, inputs)):
+        raise ValueError(f"a primitive takes one or two inputs named by identifiers other than 'out', Python's "
+                         f"keywords and {', '.join(FUNCTIONS)}, got {inputs!r}")
     if len(set(inputs)) != len(inputs):
         raise ValueError(f"the inputs of a primitive need different names, got {inputs!r}")
     if len(local) != len(inputs):
@@ -215,7 +308,7 @@ def power(exponent: float) -> Primitive:
     shown = int(c) if c.is_integer() and abs(c) < 2**53 else c
     derivative = "0.0" if c == 0.0 else "1.0" if c == 1.0 else f"{c!r} * power(x, {c - 1.0!r})"
     domain = "x > 0" if not c.is_integer() else "x ≠ 0" if c < 0 else ""
-    return primitive(f"**{shown}", ("x",), f"power(x, {c!r})", (derivative,), domain=domain)
+    return _define(f"**{shown}", ("x",), f"power(x, {c!r})", (derivative,), domain=domain)
 
 
 def primitive_named(name: str) -> Primitive:
