@@ -12,9 +12,10 @@ travel as float64. torch is imported only inside these two functions (``pip inst
 from __future__ import annotations
 
 import copy
+import math
 import random
 
-from scalargrad import no_grad
+from scalargrad import NonFiniteError, no_grad
 
 from .layers import Dropout, Linear, ReLU, Sequential, Sigmoid, Tanh
 from .module import Module
@@ -74,11 +75,45 @@ def _refuse_shared(model_name: str, named_modules) -> None:
 def _convert(torch, source, kind, refusal: str, convert, ours_and_theirs):
     if not isinstance(source, kind):
         raise TypeError(f"{refusal}, got {type(source).__name__} {source!r}")
+    _refuse_non_finite(*ours_and_theirs(source) if kind is Module else (None, source), torch)
     with torch.no_grad():
         converted = convert(torch, source, type(source).__name__)
-    converted.train(source.training)
+    _copy_modes(source, converted)
     _check_same_outputs(*ours_and_theirs(converted), torch)
     return converted
+
+
+def _tree(m) -> list:
+    """``m`` and its sub-modules, parents first, in the order of their children (nn's and torch's alike)."""
+    found, stack = [], [m]
+    while stack:
+        module = stack.pop()
+        found.append(module)
+        stack.extend(reversed([child for _, child in module.named_children()]))
+    return found
+
+
+def _copy_modes(source, converted) -> None:
+    """Each converted module in its own source module's mode (train or eval), set on it alone:
+    a BatchNorm1d in eval() inside a model in train() stays in eval()."""
+    for theirs, ours in zip(_tree(source), _tree(converted), strict=True):
+        ours.training = theirs.training
+
+
+def _refuse_non_finite(ours, theirs, torch) -> None:
+    """Refuse a model with an inf or nan weight or buffer, naming it, before converting anything."""
+    if ours is not None:
+        named = [(name, float(p.data)) for name, p in ours.named_parameters()]
+        named += [(f"{where}.{name}", float(x)) for where, m in _nn_modules(ours, "")
+                  for name in ("running_mean", "running_var") if isinstance(m, BatchNorm1d) and m.track_running_stats
+                  for x in getattr(m, name)]
+    else:
+        named = [(name, x) for name, t in [*theirs.named_parameters(), *theirs.named_buffers()]
+                 if t.is_floating_point() for x in t.detach().double().flatten().tolist()]
+    for name, x in named:
+        if not math.isfinite(x):
+            raise NonFiniteError(f"{type(ours if ours is not None else theirs).__name__}: the weight or buffer "
+                                 f"{name.lstrip('.')} is {x!r}; only finite numbers convert (load or set finite ones first)")
 
 
 # ---------------------------------------------------------------- nn -> torch
@@ -196,7 +231,7 @@ def _check_same_outputs(ours: Module, theirs, torch) -> None:
     if features is None:
         return
     sample = [[((3 * i + 7 * j) % 11) / 11.0 - 0.5 for j in range(features)] for i in range(2)]
-    was_ours, was_theirs = ours.training, theirs.training
+    modes = [(m, m.training) for m in (*_tree(ours), *_tree(theirs))]
     ours.eval()
     theirs.eval()
     try:
@@ -207,8 +242,8 @@ def _check_same_outputs(ours: Module, theirs, torch) -> None:
     except Exception as error:  # noqa: BLE001 - any failure means the forwards differ
         raise TypeError(f"{type(ours).__name__}: its forward is not a chain of its layers ({type(error).__name__}: {error}); only such models convert") from None
     finally:
-        ours.train(was_ours)
-        theirs.train(was_theirs)
+        for m, training in modes:  # each module's own mode back, as it was
+            m.training = training
     if _shape_of(mine) != _shape_of(other) or any(abs(a - b) > _CHAIN_TOLERANCE * (1.0 + abs(b)) for ra, rb in zip(mine, other) for a, b in zip(ra, rb)):
         raise TypeError(f"{type(ours).__name__}: its forward does not give what the chain of its layers gives; only such models convert")
 

@@ -27,8 +27,10 @@ gradients, losses and accuracies are those of the eager loop (within rounding).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from scalargrad import Program, Value, topological_order
+from scalargrad import NonFiniteError, Program, Value, topological_order
 from scalargrad.engine import checks
 
 from . import losses
@@ -152,7 +154,7 @@ class CompiledTrainer:
                     self.classes = len(output)
                     loss = -sum(t * z for t, z in zip(target, losses.log_softmax(output)))
                 else:
-                    loss = self.loss_fn(output, target)
+                    loss = losses.one_value(self.loss_fn(output, losses.match_target(output, target)))
             except (TypeError, ValueError):
                 if placeholder_target:
                     return None
@@ -165,7 +167,8 @@ class CompiledTrainer:
         targets = _flat(target) if placeholder_target else []
         if placeholder_target and not set(targets) <= set(topological_order(loss)):
             return None
-        outputs = output if isinstance(output, (list, tuple)) else [output]
+        self.output_is_list = isinstance(output, (list, tuple))
+        outputs = output if self.output_is_list else [output]
         self._feature_placeholders, self._mask_placeholders = _flat(xs), [m for m, _ in masks]
         statistics = [*self.statistics[1], *self.statistics[2]] if calls else []
         inputs = [*_flat(xs), *targets, *statistics, *(m for m, _ in masks)]
@@ -194,7 +197,8 @@ class CompiledTrainer:
 
     def backward(self, Xb: list, yb: list) -> tuple[float, int]:
         """Add the batch's mean-loss gradient (plus the l2 term's) to every parameter's ``.grad``;
-        return (the summed loss, how many outputs were right)."""
+        return (the summed loss, how many outputs were right). A batch eager would refuse is
+        refused with eager's error for its first failing sample, and no ``.grad`` changes."""
         n = len(Xb)
         columns = self._columns(Xb)
         inputs, means, variances = self._batch_statistics(columns, n) if self.norm is not None else (None, [], [])
@@ -204,14 +208,49 @@ class CompiledTrainer:
             targets = np.eye(self.classes)[yb] if self.classes is not None else np.asarray(yb, dtype=np.float64)
             run = self._backward(program, columns, targets, statistics, self._masks(owners, n), n)
             losses, outputs, gradients = run.output, run.watched, [(run.input_gradients, len(owners))]
+            contributions = [(program.parameters, run.parameter_gradients)]
+            self._check_domain(outputs, targets, yb)
         else:
-            losses, outputs, gradients = self._backward_by_target(columns, yb, statistics, n)
+            losses, outputs, gradients, contributions = self._backward_by_target(columns, yb, statistics, n)
         if self.norm is not None:
-            self._statistics_backward(columns, gradients, inputs, means, n)
+            contributions.append(self._statistics_backward(columns, gradients, inputs, means, n))
+        self._write(contributions)
+        return float(np.sum(losses)), self._correct(outputs, yb)
+
+    def _check_domain(self, outputs, targets, yb) -> None:
+        """Refuse, with the eager loss's own error for the first such sample, a batch whose
+        predictions or targets lie outside the loss's domain (``nn.losses.Domain``): the traced
+        program has no Python checks in it, so they are made here, on the whole batch at once."""
+        domain = getattr(self.loss_fn, "domain", None)
+        if domain is None:
+            return
+        bad = np.zeros(len(yb), dtype=bool)
+        for bounds, numbers in ((domain.prediction, np.stack(outputs)), (domain.target, targets.reshape(len(yb), -1).T)):
+            if bounds is not None:
+                bad |= np.any((numbers < bounds[0]) | (numbers > bounds[1]), axis=0)
+        if bad.any():
+            i = int(np.argmax(bad))
+            output = [float(o[i]) for o in outputs]
+            self.loss_fn(output if len(output) > 1 or self.output_is_list else output[0], yb[i])
+            raise ValueError(f"fit: sample {i} of the batch lies outside the loss's domain {domain}")  # pragma: no cover
+
+    def _write(self, contributions) -> None:
+        """Add each program's parameter gradients (and the l2 term's) to ``.grad``: all, or none
+        if a sum would not be finite (NonFiniteError naming the parameter)."""
+        totals = {}
+        for parameters, gradients in contributions:
+            for p, g in zip(parameters, gradients):
+                totals[p] = totals.get(p, 0.0) + g
         if self.l2:
             for p in self.params:
-                p.grad += self.l2 * p.data * 2.0
-        return float(np.sum(losses)), self._correct(outputs, yb)
+                totals[p] = totals.get(p, 0.0) + self.l2 * p.data * 2.0
+        new = {p: p.grad + g for p, g in totals.items()}
+        for p, g in new.items():
+            if not math.isfinite(g):
+                raise NonFiniteError(f"backpropagation: the gradient of the parameter {p!r} summed over the batch "
+                                     f"would be {g!r}, not a finite number; no .grad was changed")
+        for p, g in new.items():
+            p.grad = g
 
     def _batch_statistics(self, columns, n: int):
         """Every sample's inputs of the norm (features × samples), their means and biased variances;
@@ -234,12 +273,12 @@ class CompiledTrainer:
             g_means += [np.sum(g) for g in run_gradients[start:start + j]]
             g_variances += [np.sum(g) for g in run_gradients[start + j:start + 2 * j]]
         upstream = g_means[:, None] / n + g_variances[:, None] * 2.0 * (inputs - np.asarray(means)[:, None]) / n
-        self.before_norm.run(*columns, *upstream, accumulate=True)
+        return self.before_norm.parameters, self.before_norm.run(*columns, *upstream).parameter_gradients
 
     def _backward(self, program, columns, targets, statistics, masks, batch: int):
         target_columns = [] if targets is None else list(targets.T) if targets.ndim == 2 else [targets]
         # seed 1/batch: ∂(mean loss)/∂(one sample's loss), as eager's sum(...) * (1/n) passes it on.
-        return program.run(*columns, *target_columns, *statistics, *masks.T, seed=1.0 / batch, accumulate=True)
+        return program.run(*columns, *target_columns, *statistics, *masks.T, seed=1.0 / batch)
 
     def _backward_by_target(self, columns, yb, statistics, n):
         groups = {}
@@ -252,16 +291,18 @@ class CompiledTrainer:
                                      f"has more than {MAX_PROGRAMS} distinct targets; train without compile")
                 self.by_target[key] = self._trace(self.X[0], yb[rows[0]], placeholder_target=False)
         masks = self._masks(self.by_target[key][1], n)  # every program has the same masks
-        losses, outputs, gradients = np.empty(n), None, []
+        losses, outputs, gradients, contributions = np.empty(n), None, [], []
         for key, rows in groups.items():
-            run = self._backward(self.by_target[key][0], [c[rows] for c in columns], None, statistics, masks[rows], n)
+            program = self.by_target[key][0]
+            run = self._backward(program, [c[rows] for c in columns], None, statistics, masks[rows], n)
             losses[rows] = run.output
             gradients.append((run.input_gradients, masks.shape[1]))
+            contributions.append((program.parameters, run.parameter_gradients))
             if outputs is None:
                 outputs = [np.empty(n) for _ in run.watched]
             for column, values in zip(outputs, run.watched):
                 column[rows] = values
-        return losses, outputs, gradients
+        return losses, outputs, gradients, contributions
 
     def _correct(self, outputs, yb) -> int:
         """How many outputs fit's rule counts as right, for the whole batch at once."""

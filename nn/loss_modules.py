@@ -67,12 +67,16 @@ class MSELoss(_ElementwiseLoss):
 class BCELoss(_ElementwiseLoss):
     """−[t ln p + (1 − t) ln(1 − p)] per probability p, each log clamped at −100 as PyTorch."""
 
+    domain = losses.bce.domain
+
     def _terms(self, examples):
         return losses.bce_terms(examples, "BCELoss")
 
 
 class BCEWithLogitsLoss(_ElementwiseLoss):
     """The binary cross entropy of σ(z) for raw scores z, computed stably (softplus(z) − t z)."""
+
+    domain = losses.bce_with_logits.domain
 
     def _terms(self, examples):
         return losses.bce_with_logits_terms(examples, "BCEWithLogitsLoss")

@@ -7,13 +7,30 @@ empty inputs and out-of-range targets are refused with the numbers that were giv
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from scalargrad import Value
 from scalargrad.engine import checks
 
 #: bce clamps each log at −100, as PyTorch's BCELoss: log(max(p, e⁻¹⁰⁰)).
 _LOG_FLOOR = math.exp(-100.0)
+
+
+class Domain(NamedTuple):
+    """Where a loss is defined: the closed range (low, high) each prediction and each target
+    must lie in (None: any finite number). The loss's own checks read it, and so does
+    ``fit(compile=True)``, which checks a whole batch at once against ``loss.domain``."""
+
+    prediction: tuple | None = None
+    target: tuple | None = None
+
+
+UNIT = (0.0, 1.0)
+
+
+def inside(x: float, bounds: tuple) -> bool:
+    low, high = bounds
+    return low <= x <= high
 
 
 def _as_list(x) -> list:
@@ -34,6 +51,25 @@ def pairs(name: str, pred, target) -> list[tuple]:
     # A Value target stays a Value (a node of the graph, as a placeholder of a compiled loss).
     return [(p if isinstance(p, Value) else Value(p), t if isinstance(t, Value) else _number(t, f"{name} target {i}"))
             for i, (p, t) in enumerate(zip(preds, targets))]
+
+
+def match_target(output, target):
+    """``target`` in the shape of one sample's ``output`` where they differ only by a row of one:
+    a number for a model giving one Value, ``[t]`` for a model giving ``[v]`` (nn.data.parabola's
+    rows are ``[y]``, the other data sets' labels plain numbers). Anything else is left as it is."""
+    if isinstance(output, (list, tuple)):
+        return [target] if len(output) == 1 and not isinstance(target, (list, tuple)) else target
+    if isinstance(target, (list, tuple)) and len(target) == 1:
+        return target[0]
+    return target
+
+
+def one_value(loss):
+    """``loss`` if it is one Value (what fit needs per sample); TypeError with an excerpt otherwise."""
+    if not isinstance(loss, Value):
+        raise TypeError(f"fit: the loss must give one Value per sample, got {type(loss).__name__} {loss!r:.80}"
+                        " (a loss module with reduction='none' gives one per output: use 'mean' or 'sum')")
+    return loss
 
 
 def mean(terms: list) -> Value:
@@ -59,9 +95,9 @@ def bce_terms(examples, name: str = "bce") -> list[Value]:
     """−[tᵢ ln pᵢ + (1 − tᵢ) ln(1 − pᵢ)] for each pair, each log clamped at −100 (as PyTorch)."""
     terms = []
     for i, (p, t) in enumerate(examples):
-        if not 0.0 <= p.data <= 1.0:
+        if not inside(p.data, UNIT):
             raise ValueError(f"{name}: prediction {i} must be a probability in [0, 1], got {p.data!r} (use bce_with_logits for raw scores)")
-        if not 0.0 <= t <= 1.0:
+        if not inside(t, UNIT):
             raise ValueError(f"{name}: target {i} must be in [0, 1], got {t!r}")
         if t == 1.0:
             term = p.max(_LOG_FLOOR).log()
@@ -92,6 +128,9 @@ def bce(prob, target) -> Value:
     return mean(bce_terms(pairs("bce", prob, target)))
 
 
+bce.domain = Domain(prediction=UNIT, target=UNIT)
+
+
 def softplus(x) -> Value:
     """ln(1 + eˣ), computed without overflow: x + ln(1 + e⁻ˣ) for x > 0."""
     x = x if isinstance(x, Value) else Value(x)
@@ -104,7 +143,7 @@ def bce_with_logits_terms(examples, name: str = "bce_with_logits") -> list[Value
     """softplus(zᵢ) − tᵢ zᵢ for each (score, target) pair."""
     terms = []
     for i, (z, t) in enumerate(examples):
-        if not 0.0 <= t <= 1.0:
+        if not inside(t, UNIT):
             raise ValueError(f"{name}: target {i} must be in [0, 1], got {t!r}")
         terms.append(softplus(z) - z * t if t else softplus(z))
     return terms
@@ -114,6 +153,9 @@ def bce_with_logits(logit, target) -> Value:
     """Binary cross entropy of a sigmoid applied to raw scores z, in one stable formula:
     (1/n) Σ [softplus(z) − t z]   (= −[t ln σ(z) + (1 − t) ln(1 − σ(z))]); fine at z = ±1000."""
     return mean(bce_with_logits_terms(pairs("bce_with_logits", logit, target)))
+
+
+bce_with_logits.domain = Domain(target=UNIT)
 
 
 def _logits(name: str, logits) -> list[Value]:

@@ -14,7 +14,8 @@ the gradients); a scalargrad model takes far more memory than that.
 from __future__ import annotations
 
 import math
-import numbers
+
+from scalargrad.engine import checks
 
 from .module import Module
 
@@ -67,10 +68,13 @@ def summary_string(model: Module, input_size) -> tuple[str, tuple[int, int]]:
 
 
 def _dims(input_size) -> tuple[int, ...]:
-    dims = (input_size,) if isinstance(input_size, numbers.Integral) and not isinstance(input_size, bool) else input_size
-    if not isinstance(dims, (tuple, list)) or not dims or any(isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1 for d in dims):
-        raise ValueError(f"summary input_size must be a positive int or a tuple of them (the last is the features per sample), got {input_size!r}")
-    return tuple(int(d) for d in dims)
+    """``input_size`` as a tuple of whole numbers ≥ 1: TypeError for another type (a float
+    included, as everywhere), ValueError for an empty tuple or a size below 1."""
+    what = "summary input_size (a positive int, or a tuple of them whose last is the features per sample)"
+    dims = input_size if isinstance(input_size, (tuple, list)) else (input_size,)
+    if not dims:
+        raise ValueError(f"{what} is empty")
+    return tuple(checks.whole(d, what, low=1) for d in dims)
 
 
 def layers_in_order(module: Module):

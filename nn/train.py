@@ -44,10 +44,26 @@ def _label(output, threshold: float):
 
 
 def _correct(output, target, threshold: float) -> bool:
+    if isinstance(target, (list, tuple)):
+        if len(target) != 1:  # a row of several numbers (one-hot, probabilities): its largest is the class
+            target = max(range(len(target)), key=lambda k: target[k])
+            return _label(output, threshold) == target if isinstance(output, (list, tuple)) and len(output) > 1 else False
+        target = target[0]  # a row of one number, as nn.data.parabola gives: [y]
     predicted = _label(output, threshold)
     if isinstance(output, (list, tuple)) and len(output) > 1:
         return predicted == target
     return predicted == (1 if target > 0 else 0)  # labels 0/1 or −1/+1
+
+
+def _rows(data, what: str) -> list:
+    """``data`` as a list: a list or tuple as it is, a numpy array or a tensor through ``tolist()``."""
+    if isinstance(data, (list, tuple)):
+        return data
+    if hasattr(data, "tolist") and hasattr(data, "shape"):
+        rows = data.tolist()
+        if isinstance(rows, list):
+            return rows
+    raise TypeError(f"fit: {what} must be a list of examples (or a numpy array), got {type(data).__name__} {data!r:.60}")
 
 
 def _threshold_for(loss) -> float:
@@ -92,6 +108,7 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size=None, shuffle: boo
         raise TypeError(f"fit: loss must be a function or a loss name, got {type(loss).__name__} {loss!r}")
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"fit: optimizer must be an nn.optim optimizer, got {type(optimizer).__name__} {optimizer!r}")
+    X, y = _rows(X, "X"), _rows(y, "y")
     if len(X) != len(y):
         raise ValueError(f"fit: {len(X)} inputs but {len(y)} labels")
     if not X:
@@ -130,7 +147,7 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size=None, shuffle: boo
                     correct += batch_correct
                     continue
                 outputs = model(Xb) if batched else [model(x) for x in Xb]
-                data_loss = sum(loss_fn(o, t) for o, t in zip(outputs, yb)) * (1.0 / len(Xb))
+                data_loss = sum(L.one_value(loss_fn(o, L.match_target(o, t))) for o, t in zip(outputs, yb)) * (1.0 / len(Xb))
                 objective = data_loss + l2 * sum(p * p for p in params) if l2 else data_loss
                 optimizer.zero_grad()
                 objective.backward()
@@ -139,7 +156,8 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size=None, shuffle: boo
                 correct += sum(_correct(o, t, threshold) for o, t in zip(outputs, yb))
         except ArithmeticError as error:
             bar.close()
-            raise DivergenceError(f"training diverged in epoch {epoch} of {epochs}: {error}") from error
+            kind = type(error) if isinstance(error, NonFiniteError) else DivergenceError  # its kind: Overflow, ...
+            raise kind(f"training diverged in epoch {epoch} of {epochs}: {error}") from error
         history["loss"].append(total / len(X))
         history["accuracy"].append(correct / len(X))
         bar.set_postfix(loss=f"{history['loss'][-1]:.4f}", acc=f"{history['accuracy'][-1]:.3f}", refresh=False)

@@ -309,8 +309,12 @@ def test_summary_prints_lecture_000s_table(capsys):
 def test_summary_refusals():
     with pytest.raises(ValueError, match="Linear expects 784 features per sample, got 64"):
         nn.summary(Model(), input_size=64)
-    with pytest.raises(ValueError, match="summary input_size must be a positive int"):
+    with pytest.raises(ValueError, match=r"summary input_size \(a positive int.*must be a whole number >= 1, got 0"):
         nn.summary(Model(), input_size=(0, 784))
+    with pytest.raises(TypeError, match=r"summary input_size .* must be a whole number, got float 4.0"):
+        nn.summary(Model(), input_size=(4.0,))
+    with pytest.raises(ValueError, match=r"summary input_size .* is empty"):
+        nn.summary(Model(), input_size=())
     with pytest.raises(TypeError, match="summary expects an nn Module"):
         nn.summary("model", 3)
 

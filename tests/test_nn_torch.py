@@ -8,7 +8,7 @@ import pytest
 
 import nn
 from nn import optim
-from scalargrad import Value
+from scalargrad import NonFiniteError, Value
 
 torch = tnn = None  # set by _torch: importing torch takes 3 s, paid only by a worker that runs these tests
 
@@ -389,3 +389,41 @@ def test_shared_layers_are_refused_both_ways():
     t_layer = tnn.Linear(2, 2)
     with pytest.raises(TypeError, match=r"the same Linear sits at Sequential.0 and Sequential.2"):
         nn.from_torch(tnn.Sequential(t_layer, tnn.ReLU(), t_layer))
+
+
+# ------------------------------------------------------------ the bridge keeps each module's own mode
+
+
+def _modes(modules):
+    return [m.training for m in modules]
+
+
+def test_to_torch_and_back_keep_each_modules_own_mode_and_leave_the_source_alone():
+    model = nn.Sequential(nn.Linear(3, 4, seed=0), nn.BatchNorm1d(4), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4, 1, seed=1))
+    model.train()
+    model[1].eval()  # statistics frozen inside a model that trains
+    ours = lambda m: [m, *m]  # noqa: E731
+    theirs = torch_model = nn.to_torch(model)
+    assert _modes(ours(model)) == [True, True, False, True, True, True]
+    assert _modes(theirs.modules()) == [True, True, False, True, True, True]
+    back = nn.from_torch(torch_model)
+    assert _modes(ours(back)) == [True, True, False, True, True, True]
+    assert _modes(torch_model.modules()) == [True, True, False, True, True, True]
+    before = list(model[1].running_mean)
+    model([[0.1, 0.2, 0.3], [0.4, -0.5, 0.6]])  # the frozen norm's statistics do not move
+    assert model[1].running_mean == before
+
+
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])
+def test_the_bridge_refuses_a_non_finite_weight_naming_it(bad):
+    model = nn.Sequential(nn.Linear(2, 2, seed=0), nn.ReLU(), nn.Linear(2, 1, seed=1))
+    model[2].weight[0][1].data = bad
+    with pytest.raises(NonFiniteError, match=r"2\.weight\.0\.1 is inf|2\.weight\.0\.1 is -inf|2\.weight\.0\.1 is nan"):
+        nn.to_torch(model)
+    model[2].weight[0][1].data = 0.5
+    theirs = nn.to_torch(model)
+    with torch.no_grad():
+        theirs[0].bias[1] = bad
+    with pytest.raises(ArithmeticError, match=r"0\.bias is .*only finite numbers convert"):
+        nn.from_torch(theirs)
+    assert theirs.training and math.isfinite(model[2].weight[0][1].data)
