@@ -3,17 +3,8 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
-
-
-def _read_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()
 
 
 def require_folder(path: Path) -> None:
@@ -26,14 +17,24 @@ def write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that ``path`` is either untouched or complete.
 
     The data goes to a temporary file in the same folder, which then replaces ``path``;
-    the file gets the mode ``open()`` would give a new file (0666 less the umask).
+    the file gets the mode ``open()`` would give a new file now: 0666, less the umask in
+    force at this moment, which the kernel applies itself (no umask read once and kept).
     """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _new_file(path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _new_file(path: Path) -> tuple[int, Path]:
+    """A new file beside ``path`` with an unused random name, opened for writing, mode 0666 less the umask."""
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666), tmp
+        except FileExistsError:  # pragma: no cover - 2^48 names
+            continue

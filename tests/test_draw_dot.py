@@ -233,3 +233,19 @@ def test_constants_are_drawn_as_constants():
     nodes = dot_nodes(draw(y).source)
     assert "dashed" in nodes["v1"][1] and nodes["v1"][0] == "{ data 3 | grad 0 }"
 
+
+
+def test_a_label_with_a_lone_surrogate_is_drawn_as_its_escape(tmp_path):
+    from scalargrad import save_steps, steps_widget
+
+    a = Value(1.0, "\ud800")
+    b = a * 2.0
+    b.label = "x\udfff"
+    picture = draw(b.tanh())
+    svg = picture.svg()
+    assert "\\ud800" in svg and "x\\udfff" in svg
+    picture.save(tmp_path / "g.dot")
+    assert "\\\\ud800" in (tmp_path / "g.dot").read_text(encoding="utf-8")
+    page = save_steps(b.tanh(), tmp_path / "steps.html").read_text(encoding="utf-8")
+    assert "x\\\\udfff" in page or "x\\udfff" in page
+    assert steps_widget(b) is not None

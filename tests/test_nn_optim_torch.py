@@ -15,6 +15,7 @@ and checked against torch whenever torch is there, are compared bit for bit.
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 
@@ -140,12 +141,33 @@ def test_recorded_torch_trajectories_bit_for_bit():
         assert json.loads(json.dumps(got)) == expected["trajectory"], (name, kwargs)
 
 
-def test_the_recorded_trajectories_are_torchs(torch):
+#: How far PyTorch's own numbers may move from the recorded ones on another CPU: its kernels pick
+#: vector code by what the CPU reports (AVX2, AVX-512), and RMSprop(momentum=0.9) then differs
+#: in the last bit (seen on an AVX-512 machine, 1 unit). Our numbers are plain Python and held
+#: bit for bit above.
+ULPS = 4
+
+
+def _within_ulps(theirs, recorded) -> bool:
+    a, b = float.fromhex(theirs), float.fromhex(recorded)
+    return a == b or abs(a - b) <= ULPS * math.ulp(max(abs(a), abs(b)))
+
+
+def test_the_recorded_trajectories_are_torchs_within_a_few_ulps_on_any_cpu(torch):
     recorded = json.loads(REFERENCE.read_text())
     for (name, kwargs, x0, grads), expected in zip(_reference_cases(), recorded):
         assert expected["optimizer"] == name and expected["options"] == json.loads(json.dumps(kwargs))
         theirs = _as_hex(comparable(name, kwargs, torchs(torch, name, kwargs, x0, grads)))
-        assert json.loads(json.dumps(theirs)) == expected["trajectory"], (name, kwargs)
+        for (data, states), (data_r, states_r) in zip(theirs, expected["trajectory"], strict=True):
+            assert all(map(_within_ulps, data, data_r)) and len(data) == len(data_r), (name, kwargs, data, data_r)
+            for s, s_r in zip(states, states_r, strict=True):
+                assert len(s) == len(s_r) and all(map(_within_ulps, s, s_r)), (name, kwargs, s, s_r)
+
+
+def test_a_few_ulps_is_all_that_is_allowed():
+    one = 1.0.hex()
+    assert _within_ulps(one, (1.0 + 4 * math.ulp(1.0)).hex()) and not _within_ulps(one, (1.0 + 5 * math.ulp(1.0)).hex())
+    assert not _within_ulps(one, (-1.0).hex()) and _within_ulps(0.0.hex(), (-0.0).hex())
 
 
 if __name__ == "__main__":  # record the reference trajectories (needs torch)

@@ -45,8 +45,18 @@ class GraphTooLarge(ValueError):
 # ---------------------------------------------------------------- text
 
 
+#: A lone surrogate ("\ud800") is a str Python holds but no UTF-8 text can: shown as its escape.
+_SURROGATES = {code: f"\\u{code:04x}" for code in range(0xD800, 0xE000)}
+
+
+def printable(text: str) -> str:
+    """``text`` with each lone surrogate written as its escape ``\\udXXX``, so it encodes as UTF-8."""
+    return text.translate(_SURROGATES)
+
+
 def _escape_table() -> dict:
     table = {code: f"\\\\x{code:02x}" for code in [*range(32), *range(127, 160)]}
+    table.update({code: "\\" + shown for code, shown in _SURROGATES.items()})
     table.update({ord("\\"): "\\\\", ord('"'): '\\"', ord("\n"): "\\n", ord("\t"): " ", ord("&"): "&amp;"})
     table.update({ord(c): "\\" + c for c in "{}|<>"})
     return table
@@ -60,7 +70,8 @@ def escape(text: str) -> str:
 
     Backslashes, quotes and the record characters ``{ } | < >`` are backslash-escaped,
     ``&`` becomes ``&amp;`` (Graphviz decodes entities), a newline becomes a line break,
-    a tab a space, and other control characters are shown as ``\\xNN``.
+    a tab a space, other control characters are shown as ``\\xNN`` and lone surrogates
+    (which UTF-8 cannot hold) as ``\\uDXXX``.
     """
     return text.replace("\r\n", "\n").replace("\r", "\n").translate(_ESCAPES)
 

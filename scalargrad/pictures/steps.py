@@ -29,7 +29,7 @@ from typing import Iterator
 from ..engine.autograd import float_gradients
 from ..engine.value import Value
 from ..files import require_folder, write_atomically
-from .drawing import CURRENT_STYLE, Options, dot_source, format_number, graph_nodes
+from .drawing import CURRENT_STYLE, Options, dot_source, format_number, graph_nodes, printable
 from .picture import Picture
 
 TITLE = "Backpropagation, step by step"
@@ -73,6 +73,7 @@ def _frames(order: list, opts: Options) -> Iterator[Picture]:
 
 def _caption(k: int, n: int, node: Value, g: float, digits: int) -> str:
     name = f"'{node.label}'" if node.label else f"the '{node.op}' node" if node.op else "a leaf"
+    name = printable(name)
     step = f"step {k}/{n}: {name} has grad {format_number(g, digits)}"
     if k == 1:
         return step + " (∂output/∂output = 1)"
