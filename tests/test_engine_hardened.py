@@ -253,7 +253,7 @@ def test_a_dropped_program_frees_its_source():
         program = sg.compile(y, [x])
         program(np.array([0.1, 0.2]))
         names = [name for name in linecache.cache if str(name).startswith(f"<compiled t50 #{id(program)}:")]
-        assert len(names) == 3  # floats forward and backward, the batch forward
+        assert len(names) == 1  # the batch forward: the rest is generated when a call needs it
         held += names
     del program
     gc.collect()
@@ -268,3 +268,23 @@ def test_a_program_pickles_and_loads_compiled_again():
     assert copy.source == program.source
     copy.backward(1.0)
     assert copy.parameters[0].grad != 0.0 and w.grad == 0.0
+
+
+def test_code_is_generated_on_first_use_and_fit_leaves_none_behind():
+    import nn
+
+    compiled = lambda: {name for name in linecache.cache if str(name).startswith("<compiled")}  # noqa: E731
+    x = Value(0.5, "x")
+    program = sg.compile(x.tanh() * 2.0, [x])
+    mine = lambda: {name for name in compiled() if f"#{id(program)}:" in name}  # noqa: E731
+    assert mine() == set()  # nothing generated until a call needs it
+    program(np.array([0.5]))
+    assert len(mine()) == 1  # the batch forward only
+    del program
+    gc.collect()
+    before = compiled()
+    model = nn.MLP(2, [3, 1], seed=0)
+    X, y = nn.data.xor()
+    nn.fit(model, X, y, "mse", nn.SGD(model.parameters(), lr=0.1), epochs=2, progress=False, compile=True)
+    gc.collect()
+    assert compiled() <= before
