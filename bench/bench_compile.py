@@ -11,12 +11,17 @@ Workloads, all timed with CPU time (time.process_time: the machine may be shared
          then the whole lab (5,000 epochs) through nn.fit(compile=True)
   moons  micrograd's demo step (MLP(2, [16, 16, 1]), 100 points, hinge loss + 1e-4·L2, SGD)
          compiled, against micrograd itself and the eager engine
+  big    compiling MLP(2, [128, 128, 128, 1]) (tanh, 100,227 nodes; --quick: MLP(2, [64, 64, 1])),
+         its first 1,000-sample backward (which generates the batch code) and a later one, and how
+         much each raises the process's peak memory (in a process of its own: ru_maxrss)
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -137,10 +142,35 @@ def compiled_moons_step(model, X, y, lr: float = 0.05, alpha: float = 1e-4):
     return step
 
 
+def big_graph(sizes: list[int]) -> None:
+    """Compile time, first and later backward time, and how much each raised the peak memory,
+    for one big MLP. Run in a fresh process (``--big``), so that the peak is this work's."""
+    model = nn.MLP(2, sizes, seed=0)
+    xs = [Value(0.1, "x0"), Value(0.2, "x1")]
+    out = model(xs)
+    nodes = len(scalargrad.topological_order(out))
+    batch = np.random.default_rng(0).normal(size=(2, 1000))
+    peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # noqa: E731 - MB on Linux
+    before = peak()
+    t0 = time.process_time()
+    program = scalargrad.compile(out, xs)
+    t1, after_compile = time.process_time(), peak()
+    program.backward(*batch)
+    t2, after_first = time.process_time(), peak()
+    later = best_time(lambda: program.backward(*batch), 3)
+    print(f"\ncompiling MLP(2, {sizes}) ({nodes:,} nodes), 1,000 samples:")
+    print(f"  compile {t1 - t0:.2f} s (+{after_compile - before:.0f} MB peak); first backward {t2 - t1:.2f} s "
+          f"(+{after_first - after_compile:.0f} MB more: the batch code is generated then); later backward {later:.3f} s")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats; the lab over 500 epochs")
+    parser.add_argument("--big", metavar="SIZES", help="only the big graph, e.g. 128,128,128,1 (in this process)")
     args = parser.parse_args(argv)
+    if args.big:
+        big_graph([int(k) for k in args.big.split(",")])
+        return
     repeats = 3 if args.quick else 7
     global torch
     try:
@@ -189,6 +219,9 @@ def main(argv=None) -> None:
         print(f"  {name:<9} {t * 1e3:9.3f} ms   {times['eager'] / t:7.1f}x eager"
               + (f"   {times['micrograd'] / t:7.1f}x micrograd" if "micrograd" in times else "")
               + f"   (loss gap to eager {gap:.1e})")
+
+    sizes = "64,64,1" if args.quick else "128,128,128,1"
+    subprocess.run([sys.executable, __file__, "--big", sizes], check=True)  # a fresh process: its own peak
 
 
 if __name__ == "__main__":

@@ -618,7 +618,7 @@ def test_labels_scopes_ops_and_primitives_survive():
         assert s.primitive is SOFTPLUS and s.parents[0].op == "mytanh" and leaf.label == "a"
 
 
-SOFTPLUS = primitive("softplus", ("x",), "log(1.0 + exp(x))", ("sigmoid(x)",))
+SOFTPLUS = primitive("softplus", ("x",), "where(x > 20.0, x, log(1.0 + exp(x)))", ("where(x > 20.0, 1.0, sigmoid(x))",))
 
 
 # ------------------------------------------------------------------ refusals
