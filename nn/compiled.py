@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scalargrad import NonFiniteError, Program, Value, topological_order
+from scalargrad import NonFiniteError, Program, Value, no_grad, topological_order
 from scalargrad.engine import checks
 
 from . import losses
@@ -200,39 +200,55 @@ class CompiledTrainer:
         return (the summed loss, how many outputs were right). A batch eager would refuse is
         refused with eager's error for its first failing sample, and no ``.grad`` changes."""
         n = len(Xb)
-        columns = self._columns(Xb)
-        inputs, means, variances = self._batch_statistics(columns, n) if self.norm is not None else (None, [], [])
-        statistics = [*means, *variances]
-        if self.by_target is None:
-            program, owners = self.traced
-            targets = np.eye(self.classes)[yb] if self.classes is not None else np.asarray(yb, dtype=np.float64)
-            run = self._backward(program, columns, targets, statistics, self._masks(owners, n), n)
-            losses, outputs, gradients = run.output, run.watched, [(run.input_gradients, len(owners))]
-            contributions = [(program.parameters, run.parameter_gradients)]
-            self._check_domain(outputs, targets, yb)
-        else:
-            losses, outputs, gradients, contributions = self._backward_by_target(columns, yb, statistics, n)
-        if self.norm is not None:
-            contributions.append(self._statistics_backward(columns, gradients, inputs, means, n))
+        try:
+            columns = self._columns(Xb)
+            inputs, means, variances = self._batch_statistics(columns, n) if self.norm is not None else (None, [], [])
+            statistics = [*means, *variances]
+            if self.by_target is None:
+                program, owners = self.traced
+                targets = np.eye(self.classes)[yb] if self.classes is not None else np.asarray(yb, dtype=np.float64)
+                run = self._backward(program, columns, targets, statistics, self._masks(owners, n), n)
+                losses, outputs, gradients = run.output, run.watched, [(run.input_gradients, len(owners))]
+                contributions = [(program.parameters, run.parameter_gradients)]
+                self._check_domain(outputs, targets)
+            else:
+                losses, outputs, gradients, contributions = self._backward_by_target(columns, yb, statistics, n)
+            if self.norm is not None:
+                contributions.append(self._statistics_backward(columns, gradients, inputs, means, n))
+        except (TypeError, ValueError) as error:
+            if isinstance(error, NonFiniteError):  # the program's replay raised eager's own already
+                raise
+            self._eager_refusal(Xb, yb)  # eager's error for this batch, where eager refuses it
+            raise
         self._write(contributions)
         return float(np.sum(losses)), self._correct(outputs, yb)
 
-    def _check_domain(self, outputs, targets, yb) -> None:
-        """Refuse, with the eager loss's own error for the first such sample, a batch whose
-        predictions or targets lie outside the loss's domain (``nn.losses.Domain``): the traced
-        program has no Python checks in it, so they are made here, on the whole batch at once."""
+    def _check_domain(self, outputs, targets) -> None:
+        """ValueError for a batch whose predictions or targets lie outside the loss's domain
+        (``nn.losses.Domain``): the traced program has no Python checks in it, so they are made
+        here, on the whole batch at once (``backward`` then raises the eager loss's own error)."""
         domain = getattr(self.loss_fn, "domain", None)
         if domain is None:
             return
-        bad = np.zeros(len(yb), dtype=bool)
-        for bounds, numbers in ((domain.prediction, np.stack(outputs)), (domain.target, targets.reshape(len(yb), -1).T)):
-            if bounds is not None:
-                bad |= np.any((numbers < bounds[0]) | (numbers > bounds[1]), axis=0)
-        if bad.any():
-            i = int(np.argmax(bad))
-            output = [float(o[i]) for o in outputs]
-            self.loss_fn(output if len(output) > 1 or self.output_is_list else output[0], yb[i])
-            raise ValueError(f"fit: sample {i} of the batch lies outside the loss's domain {domain}")  # pragma: no cover
+        n = len(targets)
+        for bounds, numbers in ((domain.prediction, np.stack(outputs)), (domain.target, targets.reshape(n, -1).T)):
+            if bounds is not None and np.any((numbers < bounds[0]) | (numbers > bounds[1]) | np.isnan(numbers)):
+                raise ValueError(f"fit: a sample of the batch lies outside the loss's domain {domain}")
+
+    def _eager_refusal(self, Xb, yb) -> None:
+        """Run the batch's forward and loss eagerly, as fit's eager loop does (no backward: no
+        ``.grad`` is written), so that a batch eager refuses raises eager's own error."""
+        norm = self.norm
+        kept = norm is not None and norm.track_running_stats and (
+            list(norm.running_mean), list(norm.running_var), norm.num_batches_tracked)
+        try:
+            with no_grad():
+                outputs = self.model(Xb) if self.whole_batches else [self.model(x) for x in Xb]
+                for output, target in zip(outputs, yb):
+                    losses.one_value(self.loss_fn(output, losses.match_target(output, target)))
+        finally:
+            if kept:  # moved once already, by this batch's compiled statistics
+                norm.running_mean, norm.running_var, norm.num_batches_tracked = kept
 
     def _write(self, contributions) -> None:
         """Add each program's parameter gradients (and the l2 term's) to ``.grad``: all, or none

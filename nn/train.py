@@ -3,6 +3,8 @@ and ``accuracy``."""
 
 from __future__ import annotations
 
+import math
+import numbers
 import sys
 
 from scalargrad import NonFiniteError, Value, no_grad
@@ -66,6 +68,23 @@ def _rows(data, what: str) -> list:
     raise TypeError(f"fit: {what} must be a list of examples (or a numpy array), got {type(data).__name__} {data!r:.60}")
 
 
+def _check_examples(data: list, what: str) -> None:
+    """Each example a finite real number or a list of them (not a bool, a str or None), before any
+    step: TypeError or ValueError naming the first that is not."""
+    for i, example in enumerate(data):
+        for x in example if isinstance(example, (list, tuple)) else (example,):
+            if type(x) is float or type(x) is int:
+                if x - x == 0:  # finite
+                    continue
+            elif isinstance(x, numbers.Real) and not isinstance(x, bool):
+                if math.isfinite(x):
+                    continue
+            else:
+                raise TypeError(f"fit: {what}[{i}] must be a number or a list of numbers, got {type(example).__name__} "
+                                f"{example!r:.60}")
+            raise ValueError(f"fit: {what}[{i}] must hold finite numbers, got {example!r:.60}")
+
+
 def _threshold_for(loss) -> float:
     return 0.0 if loss in (L.hinge, L.bce_with_logits) else 0.5
 
@@ -113,6 +132,8 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size=None, shuffle: boo
         raise ValueError(f"fit: {len(X)} inputs but {len(y)} labels")
     if not X:
         raise ValueError("fit: no training examples given")
+    _check_examples(X, "X")
+    _check_examples(y, "y")
     epochs = checks.whole(epochs, "fit: epochs", low=1)
     l2 = checks.number(l2, "fit: l2", low=0)
     shuffle = checks.flag(shuffle, "fit: shuffle")

@@ -175,3 +175,31 @@ def test_batchnorm_with_adam_compiled_agrees_except_the_bias_the_norm_cancels():
     for name in eager_p:
         gap = abs(eager_p[name] - comp_p[name])
         assert gap <= (0.01 * 10 * 2 if name.startswith("0.bias") else 1e-12), (name, gap)
+
+
+@pytest.mark.parametrize("where", ["y", "X"])
+@pytest.mark.parametrize("bad, error, says", [(math.nan, ValueError, "must hold finite numbers, got"),
+                                              (math.inf, ValueError, "must hold finite numbers, got"),
+                                              ("1.0", TypeError, "must be a number or a list of numbers, got"),
+                                              (None, TypeError, "must be a number or a list of numbers, got"),
+                                              (True, TypeError, "must be a number or a list of numbers, got")])
+@pytest.mark.parametrize("compiled", [False, True])
+def test_a_bad_example_anywhere_is_refused_before_any_step(where, bad, error, says, compiled):
+    X, y = [[0.1], [0.2], [0.3], [0.4]], [0.0, 1.0, 1.0, 0.0]
+    if where == "y":
+        y[2] = bad
+    else:
+        X[2] = [bad]
+    model = PROBABILITY_MODEL()
+    before = [p.data for p in model.parameters()]
+    with pytest.raises(error, match=rf"fit: {where}\[2\] {says}"):
+        _fit(model, X, y, "mse", compiled, batch_size=2)
+    assert [p.data for p in model.parameters()] == before
+
+
+def test_a_refusal_the_program_cannot_phrase_is_eagers_own():
+    """A target the loss refuses (not its range: its kind) reaches the compiled path as a numpy
+    error; the batch is then run eagerly, without a backward, to raise eager's own message."""
+    X, y = [[0.1], [0.2], [0.3]], [0, 1, 2]
+    results = _refusals(lambda: nn.Sequential(nn.Linear(1, 2, seed=0)), X, y, "cross_entropy")
+    assert results[0] == results[1] and "out of range for 2 classes" in results[0][1]
