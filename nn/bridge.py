@@ -6,7 +6,7 @@ the other in the order they were set, as the lectures' ``Model`` does; such a mo
 as a class of the same name whose forward is that chain, and is checked to give the same outputs
 as the original on two samples (so a forward that does something else is refused). Weights
 travel as float64. torch is imported only inside these two functions (``pip install
-'scalargrad[torch]'``); nothing here runs unless they are called.
+'scalargrad-lab[torch]'``); nothing here runs unless they are called.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def _torch():
         import torch
     except ImportError:
         raise ImportError(
-            "nn.to_torch / nn.from_torch need PyTorch, which is not installed: pip install 'scalargrad[torch]' "
+            "nn.to_torch / nn.from_torch need PyTorch, which is not installed: pip install 'scalargrad-lab[torch]' "
             "(or a CPU-only wheel: pip install torch --index-url https://download.pytorch.org/whl/cpu)"
         ) from None
     return torch

@@ -2,7 +2,7 @@
 
 The random ones are deterministic for a given ``seed`` (a ``random.Random`` each). Nothing is
 downloaded: ``parabola`` is made here, ``digits`` is read from the file scikit-learn ships
-inside its package (``pip install 'scalargrad[labs]'``).
+inside its package (``pip install 'scalargrad-lab[labs]'``).
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def _digits_file() -> tuple[list[list[float]], list[int]]:
     """scikit-learn's ``datasets/data/digits.csv.gz``: rows of 64 pixels and the label."""
     spec = importlib.util.find_spec("sklearn")  # finds the package without importing it
     if spec is None or not spec.submodule_search_locations:
-        raise ImportError("nn.data.digits needs scikit-learn (it ships the digits): pip install 'scalargrad[labs]'")
+        raise ImportError("nn.data.digits needs scikit-learn (it ships the digits): pip install 'scalargrad-lab[labs]'")
     path = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / "digits.csv.gz"
     with gzip.open(path, "rt", newline="") as file:
         rows = [[float(x) for x in row] for row in csv.reader(file)]

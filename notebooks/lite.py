@@ -43,6 +43,8 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The project's distribution name (its wheel, its pyodide-lock.json entry); the import names are scalargrad and nn.
+PROJECT = "scalargrad-lab"
 NOTEBOOKS = ROOT / "notebooks"
 BUILD = ROOT / "build" / "lite"
 CACHE = BUILD / "cache"
@@ -56,7 +58,7 @@ REQUIREMENTS = ["ipython", "jedi", "comm", "ipywidgets", "micropip", "packaging"
 #: Provided by the kernel itself (its own wheels, some of them shims): never taken from PyPI.
 FROM_KERNEL = {"ipykernel", "piplite", "pyodide-kernel", "widgetsnbextension"}
 #: Loaded as the kernel starts (with everything they depend on); the kernel then skips its own piplite installs.
-PRELOAD = ["micropip", "piplite", "ipykernel", "comm", "pyodide-kernel", "jedi", "ipython", "ipywidgets", "scalargrad"]
+PRELOAD = ["micropip", "piplite", "ipykernel", "comm", "pyodide-kernel", "jedi", "ipython", "ipywidgets", PROJECT]
 #: The site's Python: Pyodide 314 is CPython 3.14 on emscripten.
 PYODIDE_PLATFORM, PYODIDE_PYTHON = "wasm32-pyodide2025", "3.14"
 KERNEL_PLUGIN = "@jupyterlite/pyodide-kernel-extension:kernel"
@@ -130,7 +132,7 @@ def project_wheel(into: Path) -> Path:
     """A wheel of this checkout (scalargrad and nn)."""
     shutil.rmtree(into, ignore_errors=True)
     run("uv", "build", "--wheel", "--quiet", "--out-dir", into, ROOT)
-    (wheel,) = into.glob("scalargrad-*.whl")
+    (wheel,) = into.glob(f"{PROJECT.replace('-', '_')}-*.whl")
     return wheel
 
 
@@ -164,7 +166,7 @@ def pypi_wheels(pyodide_lock: dict, project: Path) -> list[Path]:
         "--no-header", "--no-annotate", "--quiet",
     )  # fmt: skip
     pins = [line.strip() for line in resolved.splitlines() if "==" in line]
-    pins = [pin for pin in pins if normalize(pin.split("==")[0]) not in FROM_KERNEL | {"scalargrad"}]
+    pins = [pin for pin in pins if normalize(pin.split("==")[0]) not in FROM_KERNEL | {PROJECT}]
     into = CACHE / "wheels"
     into.mkdir(parents=True, exist_ok=True)
     have = _by_pin(into)

@@ -35,7 +35,7 @@ __all__ = [
     "save_steps",
     "steps_widget",
 ]
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the release's version (pyproject.toml reads it here)
 
 # Drawing imports graphviz; load it on first use so that `import scalargrad` stays light.
 _LAZY = {

