@@ -23,47 +23,128 @@ _sqrt = math.sqrt
 _isfinite = math.isfinite
 
 
-def _parameter_list(params) -> tuple[list[Value], list[str]]:
-    """The parameters to optimize and a name for each ('' when none is known)."""
+def _flat(items) -> list:
+    """A list with the lists inside it (a Linear layer's weight rows) spread out, in order."""
+    flat = []
+    for item in items:
+        if isinstance(item, (list, tuple)):
+            flat.extend(_flat(item))
+        else:
+            flat.append(item)
+    return flat
+
+
+def _parameter_list(params, what: str = "optimizer params", one=False) -> tuple[list[Value], list[str]]:
+    """The parameters to optimize and a name for each ('' when none is known): from a list of Values
+    (rows of them too, as ``layer.weight``) or a model; with ``one``, a single Value (a group's
+    ``"params"`` may be one, as a tensor is in PyTorch)."""
     if isinstance(params, (set, frozenset)):
-        raise TypeError("optimizer params must be ordered (a list, e.g. model.parameters()), got a set")
+        raise TypeError(f"{what} must be ordered (a list, e.g. model.parameters()), got a set")
     if isinstance(params, Value):
-        raise TypeError("optimizer params must be a list of Values, got a single Value; wrap it: [v]")
+        if one:
+            params = [params]
+        else:
+            raise TypeError(f"{what} must be a list of Values, got a single Value; wrap it: [v]")
     names = {}
     if callable(getattr(params, "parameters", None)):  # a model
         if callable(getattr(params, "named_parameters", None)):
             names = {id(p): name for name, p in params.named_parameters()}
         params = params.parameters()
     try:
-        params = list(params)
+        params = _flat(params)
     except TypeError:
-        raise TypeError(f"optimizer params must be a list of Values, got {type(params).__name__}") from None
+        raise TypeError(f"{what} must be a list of Values, got {checks.excerpt(params)}") from None
     if not params:
-        raise ValueError("optimizer got an empty parameter list")
+        raise ValueError(f"{what} is an empty list")
     seen = set()
     for i, p in enumerate(params):
         if not isinstance(p, Value):
-            raise TypeError(f"optimizer params[{i}] must be a Value, got {type(p).__name__} {p!r}")
+            raise TypeError(f"{what}[{i}] must be a Value, got {checks.excerpt(p)}")
         if id(p) in seen:
-            raise ValueError(f"optimizer params[{i}] appears more than once in the parameter list")
+            raise ValueError(f"{what}[{i}] appears more than once in the parameter list")
         seen.add(id(p))
     return params, [names.get(id(p), p.label) for p in params]
 
 
-class Optimizer:
-    """Base class: holds the ordered parameter list, per-parameter state and ``zero_grad``.
+def _is_groups(params) -> bool:
+    return isinstance(params, (list, tuple)) and bool(params) and all(isinstance(g, dict) for g in params)
 
+
+class Optimizer:
+    """Base class: parameter groups, per-parameter state, ``zero_grad``, ``step`` and
+    ``state_dict``, as ``torch.optim.Optimizer``.
+
+    ``params`` is a list of Values (or a model), or PyTorch's parameter groups: a list of dicts,
+    each with ``"params"`` and any of the optimizer's options, e.g.
+    ``SGD([{"params": weights, "weight_decay": 3.0}, {"params": biases}], lr=0.03)``; the
+    constructor's keywords are the defaults of every group. ``param_groups`` holds the groups
+    with all their options; change one (``group["lr"] = 0.01``) and the next step uses it.
     ``state[i]`` is None before parameter i's first step, then a tuple of floats named by
-    ``state_names`` (e.g. Adam's first and second moments).
+    ``state_names`` (e.g. Adam's first and second moments); ``params`` lists every group's
+    parameters in order.
     """
 
     state_names: tuple[str, ...] = ()
+    #: Options a group may not set: PyTorch reads them from the constructor for every group.
+    constructor_only: tuple[str, ...] = ()
+    #: Each option's check: (value, what) -> the checked value (TypeError or ValueError otherwise).
+    options: dict = {"lr": lambda v, what: checks.number(v, what, low=0)}
 
-    def __init__(self, params, lr: float):
-        self.params, self._names = _parameter_list(params)
-        self.lr = checks.number(lr, "learning rate lr", low=0)
+    def __init__(self, params, defaults: dict):
+        name = type(self).__name__
+        self.defaults = self._checked(dict(defaults), f"{name}")
+        if _is_groups(params):
+            groups = [self._group(g, i) for i, g in enumerate(params)]
+        else:
+            ps, names = _parameter_list(params)
+            groups = [{"params": ps, **self.defaults}]
+            self._group_names = [names]
+        self.param_groups = groups
+        owner = {}
+        for k, group in enumerate(groups):
+            for p in group["params"]:
+                if id(p) in owner:
+                    raise ValueError(f"{name}: a parameter ({checks.excerpt(p)}) is in param_groups[{owner[id(p)]}] "
+                                     f"and param_groups[{k}]; each parameter may be in one group")
+                owner[id(p)] = k
+        self.params = [p for group in groups for p in group["params"]]
+        self._names = [n for names in self._group_names for n in names]
         self.state = [None] * len(self.params)
         self.steps = 0
+
+    def _group(self, group: dict, k: int) -> dict:
+        """Group ``k`` with the defaults filled in, checked: it has ``"params"`` and only known options."""
+        what = f"{type(self).__name__} param_groups[{k}]"
+        if "params" not in group:
+            raise ValueError(f"{what} has no 'params': each group is a dict such as {{'params': [...], 'lr': 0.1}}")
+        unknown = [key for key in group if key != "params" and key not in self.options]
+        if unknown:
+            raise ValueError(f"{what} has the unknown option {unknown[0]!r}; {type(self).__name__}'s options are "
+                             f"{', '.join(self.options)}")
+        fixed = [key for key in group if key in self.constructor_only]
+        if fixed:
+            raise ValueError(f"{what} sets {fixed[0]!r}, which PyTorch takes from the constructor for every group: "
+                             f"give it to {type(self).__name__}(..., {fixed[0]}=...)")
+        ps, names = _parameter_list(group["params"], f"{what}['params']", one=True)
+        if not hasattr(self, "_group_names"):
+            self._group_names = []
+        self._group_names.append(names)
+        options = self._checked({**self.defaults, **{key: v for key, v in group.items() if key != "params"}}, what)
+        return {"params": ps, **options}
+
+    def _checked(self, options: dict, what: str) -> dict:
+        """``options`` with every value checked (each option's own check, then ``_check_together``)."""
+        checked = {key: self.options[key](value, f"{what} {key}") for key, value in options.items()}
+        self._check_together(checked, what)
+        return checked
+
+    def _check_together(self, options: dict, what: str) -> None:
+        """Checks that involve two options (nesterov needs momentum); none by default."""
+
+    @property
+    def lr(self) -> float:
+        """The first group's learning rate (the only one, without groups)."""
+        return self.param_groups[0]["lr"]
 
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to 0."""
@@ -71,15 +152,22 @@ class Optimizer:
             p.grad = 0.0
 
     def step(self) -> None:
-        """Update every parameter from its ``.grad`` (one step of the rule), or change nothing
-        and raise NonFiniteError if a new parameter or state number would not be finite."""
+        """Update every parameter from its ``.grad`` (one step of its group's rule), or change nothing
+        and raise NonFiniteError if a new parameter or state number would not be finite.
+
+        Each group's options are checked first (a ``"lr"`` set to -1 or "0.1" between steps is
+        refused with the constructor's error), so a schedule can change them between steps."""
         t = self.steps + 1
-        updates = []
-        for i, (p, state) in enumerate(zip(self.params, self.state)):
-            data, state = self._update(p.data, p.grad, state, t)
-            if not (_isfinite(data) and all(map(_isfinite, state))):
-                self._refuse(i, data, state)
-            updates.append((data, state))
+        groups = [self._checked({k: v for k, v in g.items() if k != "params"}, f"{type(self).__name__} param_groups[{k}]")
+                  for k, g in enumerate(self.param_groups)]
+        updates, i = [], 0
+        for group, options in zip(self.param_groups, groups):
+            for p in group["params"]:
+                data, state = self._update(p.data, p.grad, self.state[i], t, options)
+                if not (_isfinite(data) and all(map(_isfinite, state))):
+                    self._refuse(i, data, state)
+                updates.append((data, state))
+                i += 1
         for i, (p, (data, state)) in enumerate(zip(self.params, updates)):
             p.data = data
             self.state[i] = state
@@ -102,12 +190,77 @@ class Optimizer:
                 "Nothing was changed"
             )
 
-    def _update(self, x: float, g: float, state, t: int) -> tuple[float, tuple]:
-        """(new data, new state) for one parameter at step ``t``; subclasses define the rule."""
+    def _update(self, x: float, g: float, state, t: int, o: dict) -> tuple[float, tuple]:
+        """(new data, new state) for one parameter at step ``t`` with its group's options ``o``;
+        subclasses define the rule."""
         raise NotImplementedError
 
+    # ------------------------------------------------------------ state_dict
+
+    def state_dict(self) -> dict:
+        """The optimizer's state as PyTorch lays it out, with plain numbers: ``{"state": {i: {name:
+        number}}, "param_groups": [{options..., "params": [i, ...]}], "steps": t}``, where i indexes
+        ``params`` (every group's parameters in order). JSON-ready (json.dumps turns i into a str)."""
+        state = {i: dict(zip(self.state_names, s)) for i, s in enumerate(self.state) if s is not None}
+        groups, i = [], 0
+        for group in self.param_groups:
+            n = len(group["params"])
+            groups.append({**{k: (list(v) if isinstance(v, tuple) else v) for k, v in group.items() if k != "params"},
+                           "params": list(range(i, i + n))})
+            i += n
+        return {"state": state, "param_groups": groups, "steps": self.steps}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Take the options and state of ``state_dict`` (from ``state_dict()``, or read back from JSON).
+        Checked whole before anything changes: the same groups of the same sizes, known options with
+        valid values, finite state numbers; ValueError (or TypeError) naming the first problem."""
+        name = type(self).__name__
+        if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups", "steps"}:
+            raise ValueError(f"{name}.load_state_dict expects the dict state_dict() gives, with 'state', 'param_groups' "
+                             f"and 'steps', got {checks.excerpt(state_dict)}")
+        groups = state_dict["param_groups"]
+        if not isinstance(groups, list) or len(groups) != len(self.param_groups):
+            raise ValueError(f"{name}.load_state_dict: the state has {len(groups) if isinstance(groups, list) else 'no'} "
+                             f"parameter group(s), this optimizer {len(self.param_groups)}")
+        options, start = [], 0
+        for k, (theirs, ours) in enumerate(zip(groups, self.param_groups)):
+            n = len(ours["params"])
+            if not isinstance(theirs, dict) or theirs.get("params") != list(range(start, start + n)):
+                raise ValueError(f"{name}.load_state_dict: param_groups[{k}] does not hold parameters {start}..{start + n - 1}")
+            unknown = [key for key in theirs if key != "params" and key not in self.options]
+            if unknown:
+                raise ValueError(f"{name}.load_state_dict: param_groups[{k}] has the unknown option {unknown[0]!r}")
+            given = {key: tuple(v) if isinstance(v, list) else v for key, v in theirs.items() if key != "params"}
+            options.append(self._checked(given, f"{name}.load_state_dict param_groups[{k}]"))
+            start += n
+        state = [None] * len(self.params)
+        for key, numbers in state_dict["state"].items():
+            i = checks.whole(int(key) if isinstance(key, str) and key.isdigit() else key, f"{name}.load_state_dict state key",
+                             low=0, high=len(self.params) - 1)
+            if not isinstance(numbers, dict) or set(numbers) != set(self.state_names):
+                raise ValueError(f"{name}.load_state_dict: state[{i}] must have {', '.join(self.state_names) or 'nothing'}, "
+                                 f"got {checks.excerpt(numbers)}")
+            state[i] = tuple(checks.number(numbers[s], f"{name}.load_state_dict state[{i}] {s}") for s in self.state_names)
+        steps = checks.whole(state_dict["steps"], f"{name}.load_state_dict steps", low=0)
+        for group, checked in zip(self.param_groups, options):
+            group.update(checked)
+        self.state, self.steps = state, steps
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({len(self.params)} parameters, lr={self.lr})"
+        if len(self.param_groups) == 1:
+            return f"{type(self).__name__}({len(self.params)} parameters, lr={self.lr})"
+        sizes = ", ".join(str(len(g["params"])) for g in self.param_groups)
+        return f"{type(self).__name__}({len(self.params)} parameters in {len(self.param_groups)} groups of {sizes})"
+
+
+def _number(**bounds):
+    return lambda v, what: checks.number(v, what, **bounds)
+
+
+def _betas(value, what):
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"{what} must be a pair (beta1, beta2), got {checks.excerpt(value)}")
+    return tuple(checks.number(b, f"{what}[{i}]", low=0, high=1, high_open=True) for i, b in enumerate(value))
 
 
 class SGD(Optimizer):
@@ -118,24 +271,27 @@ class SGD(Optimizer):
     """
 
     state_names = ("momentum buffer",)
+    options = {**Optimizer.options, "momentum": _number(low=0), "weight_decay": _number(low=0),
+               "dampening": _number(low=0), "nesterov": checks.flag}
 
     def __init__(self, params, lr, momentum=0.0, weight_decay=0.0, nesterov=False, dampening=0.0):
-        super().__init__(params, lr)
-        self.momentum = checks.number(momentum, "momentum", low=0)
-        self.weight_decay = checks.number(weight_decay, "weight_decay", low=0)
-        self.dampening = checks.number(dampening, "dampening", low=0)
-        self.nesterov = checks.flag(nesterov, "nesterov")
-        if nesterov and (self.momentum == 0.0 or self.dampening != 0.0):
-            raise ValueError(f"nesterov needs momentum > 0 and dampening = 0, got momentum={momentum!r}, dampening={dampening!r}")
+        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov,
+                                      dampening=dampening))
 
-    def _update(self, x, g, state, t):
-        if self.weight_decay:
-            g = fma(self.weight_decay, x, g)
-        if not self.momentum:
-            return fma(-self.lr, g, x), ()
-        buf = g if state is None else fma(1.0 - self.dampening, g, state[0] * self.momentum)
-        g = fma(self.momentum, buf, g) if self.nesterov else buf
-        return fma(-self.lr, g, x), (buf,)
+    def _check_together(self, o, what):
+        if o["nesterov"] and (o["momentum"] == 0.0 or o["dampening"] != 0.0):
+            raise ValueError(f"{what}: nesterov needs momentum > 0 and dampening = 0, got momentum={o['momentum']!r}, "
+                             f"dampening={o['dampening']!r}")
+
+    def _update(self, x, g, state, t, o):
+        if o["weight_decay"]:
+            g = fma(o["weight_decay"], x, g)
+        momentum = o["momentum"]
+        if not momentum:
+            return fma(-o["lr"], g, x), ()
+        buf = g if state is None else fma(1.0 - o["dampening"], g, state[0] * momentum)
+        g = fma(momentum, buf, g) if o["nesterov"] else buf
+        return fma(-o["lr"], g, x), (buf,)
 
 
 class Adagrad(Optimizer):
@@ -143,21 +299,21 @@ class Adagrad(Optimizer):
     with lr_t = lr / (1 + (t − 1)·lr_decay)."""
 
     state_names = ("sum of squared gradients",)
+    constructor_only = ("initial_accumulator_value",)
+    options = {**Optimizer.options, "lr_decay": _number(low=0), "weight_decay": _number(low=0),
+               "initial_accumulator_value": _number(low=0), "eps": _number(low=0, low_open=True)}
 
     def __init__(self, params, lr=0.01, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
-        super().__init__(params, lr)
-        self.lr_decay = checks.number(lr_decay, "lr_decay", low=0)
-        self.weight_decay = checks.number(weight_decay, "weight_decay", low=0)
-        self.initial_accumulator_value = checks.number(initial_accumulator_value, "initial_accumulator_value", low=0)
-        self.eps = checks.number(eps, "eps", low=0, low_open=True)
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value, eps=eps))
 
-    def _update(self, x, g, state, t):
-        s = self.initial_accumulator_value if state is None else state[0]
-        if self.weight_decay:
-            g = fma(self.weight_decay, x, g)
-        clr = self.lr / (1.0 + (t - 1) * self.lr_decay)
+    def _update(self, x, g, state, t, o):
+        s = o["initial_accumulator_value"] if state is None else state[0]
+        if o["weight_decay"]:
+            g = fma(o["weight_decay"], x, g)
+        clr = o["lr"] / (1.0 + (t - 1) * o["lr_decay"])
         s = fma(g, g, s)
-        return x + (-clr * g) / (_sqrt(s) + self.eps), (s,)
+        return x + (-clr * g) / (_sqrt(s) + o["eps"]), (s,)
 
 
 class RMSprop(Optimizer):
@@ -171,30 +327,28 @@ class RMSprop(Optimizer):
     """
 
     state_names = ("square average", "gradient average", "momentum buffer")
+    options = {**Optimizer.options, "alpha": _number(low=0, high=1, high_open=True), "eps": _number(low=0, low_open=True),
+               "weight_decay": _number(low=0), "momentum": _number(low=0), "centered": checks.flag}
 
     def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
-        super().__init__(params, lr)
-        self.alpha = checks.number(alpha, "alpha", low=0, high=1, high_open=True)
-        self.eps = checks.number(eps, "eps", low=0, low_open=True)
-        self.weight_decay = checks.number(weight_decay, "weight_decay", low=0)
-        self.momentum = checks.number(momentum, "momentum", low=0)
-        self.centered = checks.flag(centered, "centered")
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                                      centered=centered))
 
-    def _update(self, x, g, state, t):
+    def _update(self, x, g, state, t, o):
         v, avg_g, buf = (0.0, 0.0, 0.0) if state is None else state
-        if self.weight_decay:
-            g = fma(self.weight_decay, x, g)
-        a = self.alpha
+        if o["weight_decay"]:
+            g = fma(o["weight_decay"], x, g)
+        a = o["alpha"]
         v = fma((1.0 - a) * g, g, v * a)
-        if self.centered:
+        if o["centered"]:
             avg_g = lerp(avg_g, g, 1.0 - a)
-            d = _sqrt(max(fma(-avg_g, avg_g, v), 0.0)) + self.eps  # max(nan, 0.0) stays nan
+            d = _sqrt(max(fma(-avg_g, avg_g, v), 0.0)) + o["eps"]  # max(nan, 0.0) stays nan
         else:
-            d = _sqrt(v) + self.eps
-        if self.momentum:
-            buf = buf * self.momentum + g / d
-            return fma(-self.lr, buf, x), (v, avg_g, buf)
-        return x + (-self.lr * g) / d, (v, avg_g, buf)
+            d = _sqrt(v) + o["eps"]
+        if o["momentum"]:
+            buf = buf * o["momentum"] + g / d
+            return fma(-o["lr"], buf, x), (v, avg_g, buf)
+        return x + (-o["lr"] * g) / d, (v, avg_g, buf)
 
 
 class Adam(Optimizer):
@@ -203,27 +357,24 @@ class Adam(Optimizer):
 
     decoupled = False
     state_names = ("first moment m", "second moment v")
+    options = {**Optimizer.options, "betas": _betas, "eps": _number(low=0, low_open=True), "weight_decay": _number(low=0)}
 
     def __init__(self, params, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        super().__init__(params, lr)
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        self.betas = tuple(checks.number(b, f"beta{i}", low=0, high=1, high_open=True) for i, b in enumerate(betas, 1))
-        self.eps = checks.number(eps, "eps", low=0, low_open=True)
-        self.weight_decay = checks.number(weight_decay, "weight_decay", low=0)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
 
-    def _update(self, x, g, state, t):
+    def _update(self, x, g, state, t, o):
         m, v = (0.0, 0.0) if state is None else state
-        b1, b2 = self.betas
-        if self.weight_decay:
+        b1, b2 = o["betas"]
+        lr, weight_decay = o["lr"], o["weight_decay"]
+        if weight_decay:
             if self.decoupled:
-                x = x * (1.0 - self.lr * self.weight_decay)
+                x = x * (1.0 - lr * weight_decay)
             else:
-                g = fma(self.weight_decay, x, g)
+                g = fma(weight_decay, x, g)
         m = lerp(m, g, 1.0 - b1)
         v = fma((1.0 - b2) * g, g, v * b2)
-        step_size = self.lr / (1.0 - b1**t)
-        denom = _sqrt(v) / (1.0 - b2**t) ** 0.5 + self.eps
+        step_size = lr / (1.0 - b1**t)
+        denom = _sqrt(v) / (1.0 - b2**t) ** 0.5 + o["eps"]
         return x + (-step_size * m) / denom, (m, v)
 
 

@@ -14,7 +14,6 @@ loss is the mean binary cross entropy of the scores (``bce_with_logits``), full 
 
 from __future__ import annotations
 
-import copy
 import math
 
 from scalargrad import NonFiniteError, no_grad
@@ -121,7 +120,7 @@ class Playground:
         ``scalargrad.NonFiniteError``, and the weights and the optimizer are left as they were.
         """
         weights, shown = [p.data for p in self.model.parameters()], (self.loss, self.accuracy)
-        optimizer_state = copy.deepcopy({k: v for k, v in vars(self.optimizer).items() if k != "params"})
+        optimizer_state = self.optimizer.state_dict()
         try:
             _, loss = self._forward()
             self.optimizer.zero_grad()
@@ -133,7 +132,7 @@ class Playground:
         except (ArithmeticError, ValueError) as error:
             for p, d in zip(self.model.parameters(), weights):
                 p.data = d
-            vars(self.optimizer).update(optimizer_state)
+            self.optimizer.load_state_dict(optimizer_state)
             self.loss, self.accuracy = shown
             raise NonFiniteError(
                 f"training diverged at step {self.steps + 1} ({error}); Reset, or lower the learning rate"

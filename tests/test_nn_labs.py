@@ -363,7 +363,7 @@ def test_digits_come_from_scikit_learns_package_without_a_network(monkeypatch):
 def test_digits_without_scikit_learn_say_what_to_install(monkeypatch):
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "sklearn" else find_spec(name, *a))
-    with pytest.raises(ImportError, match=r"nn.data.digits needs scikit-learn .*pip install 'scalargrad\[labs\]'"):
+    with pytest.raises(ImportError, match=r"nn.data.digits needs scikit-learn .*pip install 'scalargrad-lab\[labs\]'"):
         nn.data.digits()
 
 
@@ -389,7 +389,7 @@ def test_fit_gives_a_batchnorm_model_whole_batches():
 
 def test_the_bridge_says_how_to_get_torch_when_it_is_missing(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)
-    with pytest.raises(ImportError, match=r"need PyTorch, which is not installed: pip install 'scalargrad\[torch\]'"):
+    with pytest.raises(ImportError, match=r"need PyTorch, which is not installed: pip install 'scalargrad-lab\[torch\]'"):
         nn.to_torch(nn.Linear(1, 1))
     with pytest.raises(ImportError, match="need PyTorch"):
         nn.from_torch(object())

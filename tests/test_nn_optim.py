@@ -86,15 +86,15 @@ def test_zero_grad_and_module_params():
     "make, error, message",
     [
         (lambda: SGD({Value(1.0)}, lr=0.1), TypeError, "got a set"),
-        (lambda: SGD([], lr=0.1), ValueError, "empty parameter list"),
-        (lambda: SGD([Value(1.0)], lr=-0.1), ValueError, "learning rate lr must be a finite number >= 0, got -0.1"),
+        (lambda: SGD([], lr=0.1), ValueError, "optimizer params is an empty list"),
+        (lambda: SGD([Value(1.0)], lr=-0.1), ValueError, "SGD lr must be a finite number >= 0, got -0.1"),
         (lambda: Adam([Value(1.0)], lr=math.nan), ValueError, "must be a finite number >= 0, got nan"),
-        (lambda: Adam([Value(1.0)], lr="0.1"), TypeError, "learning rate lr must be a real number, got str '0.1'"),
+        (lambda: Adam([Value(1.0)], lr="0.1"), TypeError, "Adam lr must be a real number, got str '0.1'"),
         (lambda: SGD([Value(1.0), 2.0], lr=0.1), TypeError, "params\\[1\\] must be a Value, got float"),
         (lambda: SGD(Value(1.0), lr=0.1), TypeError, "single Value"),
         (lambda: SGD([Value(1.0)] * 2, lr=0.1), ValueError, "params\\[1\\] appears more than once"),
         (lambda: SGD([Value(1.0)], lr=0.1, nesterov=True), ValueError, "nesterov needs momentum > 0"),
-        (lambda: Adam([Value(1.0)], betas=(0.9, 1.0)), ValueError, "beta2 must be a finite number >= 0, < 1, got 1.0"),
+        (lambda: Adam([Value(1.0)], betas=(0.9, 1.0)), ValueError, r"Adam betas\[1\] must be a finite number >= 0, < 1, got 1.0"),
         (lambda: Adam([Value(1.0)], betas=0.9), TypeError, "betas must be a pair"),
         (lambda: RMSprop([Value(1.0)], momentum=-1), ValueError, "momentum must be a finite number >= 0"),
         (lambda: RMSprop([Value(1.0)], alpha=1.0), ValueError, "alpha must be a finite number >= 0, < 1, got 1.0"),
@@ -225,3 +225,115 @@ def test_the_fma_emulation_is_the_exactly_rounded_fused_multiply_add(a, b, c):
     assert got == expected, (a, b, c)
     if hasattr(math, "fma"):  # Python 3.13+: the hardware's
         assert got == math.fma(a, b, c)
+
+
+# ------------------------------------------------------------ parameter groups
+
+
+def _two_groups():
+    a, b, c = Value(1.0, "a"), Value(2.0, "b"), Value(3.0, "c")
+    return [a, b], [c]
+
+
+def test_groups_fill_in_the_constructors_keywords_and_show_them_as_pytorch_does():
+    first, second = _two_groups()
+    opt = SGD([{"params": first, "weight_decay": 3.0}, {"params": second, "lr": 0.5}], lr=0.1, momentum=0.9)
+    assert [g["params"] for g in opt.param_groups] == [first, second]
+    assert [(g["lr"], g["weight_decay"], g["momentum"]) for g in opt.param_groups] == [(0.1, 3.0, 0.9), (0.5, 0.0, 0.9)]
+    assert opt.params == [*first, *second] and opt.lr == 0.1
+    assert repr(opt) == "SGD(3 parameters in 2 groups of 2, 1)"
+
+
+def test_a_groups_learning_rate_changed_between_steps_is_used():
+    first, second = _two_groups()
+    opt = SGD([{"params": first}, {"params": second}], lr=0.1)
+    for p in (*first, *second):
+        p.grad = 1.0
+    opt.step()
+    opt.param_groups[1]["lr"] = 1.0
+    opt.step()
+    assert [p.data for p in (*first, *second)] == pytest.approx([0.8, 1.8, 1.9], rel=1e-15)
+
+
+@pytest.mark.parametrize("groups, error, message", [
+    (lambda f, s: [{"params": f}, {"params": [f[0], *s]}], ValueError, r"in param_groups\[0\] and param_groups\[1\]"),
+    (lambda f, s: [{"params": f}, {"lr": 0.1}], ValueError, r"param_groups\[1\] has no 'params'"),
+    (lambda f, s: [{"params": f, "learning_rate": 0.1}], ValueError, r"unknown option 'learning_rate'; SGD's options are lr"),
+    (lambda f, s: [{"params": f, "lr": -1.0}], ValueError, r"SGD param_groups\[0\] lr must be a finite number >= 0, got -1.0"),
+    (lambda f, s: [{"params": f, "nesterov": True}], ValueError, r"param_groups\[0\]: nesterov needs momentum > 0"),
+    (lambda f, s: [{"params": f}, {"params": []}], ValueError, r"param_groups\[1\]\['params'\] is an empty list"),
+    (lambda f, s: [{"params": [1.0]}], TypeError, r"param_groups\[0\]\['params'\]\[0\] must be a Value, got float 1.0"),
+])
+def test_bad_groups_are_refused_in_one_line(groups, error, message):
+    first, second = _two_groups()
+    with pytest.raises(error, match=message) as refused:
+        SGD(groups(first, second), lr=0.1)
+    assert "\n" not in str(refused.value)
+
+
+def test_a_bad_option_set_between_steps_is_refused_and_changes_nothing():
+    first, second = _two_groups()
+    opt = Adam([{"params": first}, {"params": second}], lr=0.1)
+    for p in (*first, *second):
+        p.grad = 1.0
+    opt.param_groups[1]["lr"] = "0.1"
+    with pytest.raises(TypeError, match=r"Adam param_groups\[1\] lr must be a real number, got str '0.1'"):
+        opt.step()
+    assert [p.data for p in (*first, *second)] == [1.0, 2.0, 3.0] and opt.state == [None] * 3 and opt.steps == 0
+
+
+def test_adagrads_initial_accumulator_is_the_constructors_as_in_pytorch():
+    first, _ = _two_groups()
+    with pytest.raises(ValueError, match=r"sets 'initial_accumulator_value', which PyTorch takes from the constructor"):
+        Adagrad([{"params": first, "initial_accumulator_value": 0.5}])
+
+
+def test_state_dict_round_trips_through_json_per_group():
+    import json
+
+    first, second = _two_groups()
+    opt = Adam([{"params": first, "betas": (0.5, 0.9)}, {"params": second, "lr": 0.01}], lr=0.1)
+    for p in (*first, *second):
+        p.grad = 0.5
+    opt.step()
+    saved = json.loads(json.dumps(opt.state_dict()))
+    assert saved["param_groups"][0]["params"] == [0, 1] and saved["param_groups"][1]["params"] == [2]
+    assert saved["param_groups"][0]["betas"] == [0.5, 0.9] and saved["steps"] == 1
+    first2, second2 = _two_groups()
+    again = Adam([{"params": first2}, {"params": second2}], lr=0.3)
+    again.load_state_dict(saved)
+    assert again.state == opt.state and again.steps == 1
+    assert [g["lr"] for g in again.param_groups] == [0.1, 0.01] and again.param_groups[0]["betas"] == (0.5, 0.9)
+    for p, q in zip((*first, *second), (*first2, *second2)):
+        q.data = p.data  # the model's weights travel in its own file
+        p.grad = q.grad = -1.0
+    opt.step()
+    again.step()
+    assert [p.data for p in (*first, *second)] == [q.data for q in (*first2, *second2)]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["param_groups"].pop(), r"the state has 1 parameter group\(s\), this optimizer 2"),
+    (lambda d: d["param_groups"][0].update(lr=-2.0), r"param_groups\[0\] lr must be a finite number >= 0, got -2.0"),
+    (lambda d: d["state"].update({"0": {"first moment m": float("nan"), "second moment v": 1.0}}), r"state\[0\] first moment m"),
+    (lambda d: d["state"].update({"7": {"first moment m": 1.0, "second moment v": 1.0}}), r"state key must be a whole number from 0 to 2"),
+])
+def test_load_state_dict_refuses_what_does_not_fit_and_changes_nothing(change, message):
+    first, second = _two_groups()
+    opt = Adam([{"params": first}, {"params": second}], lr=0.1)
+    saved = opt.state_dict()
+    change(saved)
+    with pytest.raises(ValueError, match=message):
+        opt.load_state_dict(saved)
+    assert opt.state == [None] * 3 and [g["lr"] for g in opt.param_groups] == [0.1, 0.1]
+
+
+def test_an_error_naming_a_long_list_shows_an_excerpt():
+    weights = [Value(float(i)) for i in range(200)]
+    with pytest.raises(TypeError) as refused:
+        SGD([weights, "bias"], lr=0.1)  # PyTorch's groups typed without the dicts
+    message = str(refused.value)
+    assert len(message) < 200 and "must be a Value, got str 'bias'" in message
+    with pytest.raises(TypeError) as refused:
+        SGD([{"params": weights}, [Value(1.0)]], lr=0.1)
+    assert len(str(refused.value)) < 250 and "characters)" in str(refused.value)

@@ -179,3 +179,62 @@ if __name__ == "__main__":  # record the reference trajectories (needs torch)
     ]
     REFERENCE.write_text("[\n" + ",\n".join(json.dumps(case) for case in table) + "\n]\n")
     print(f"wrote {REFERENCE} ({len(table)} cases)")
+
+
+# ------------------------------------------------------------ parameter groups, as PyTorch's
+
+
+GROUPED = [  # (optimizer, constructor keywords, first group's own options, second group's)
+    ("SGD", dict(lr=0.1), dict(weight_decay=3.0), dict()),
+    ("SGD", dict(lr=0.1, momentum=0.9), dict(lr=0.01, nesterov=True), dict(dampening=0.5)),
+    ("Adagrad", dict(lr=0.1, initial_accumulator_value=0.2), dict(lr_decay=0.3, eps=1e-6), dict(weight_decay=0.1)),
+    ("RMSprop", dict(lr=0.01), dict(centered=True, momentum=0.5), dict(alpha=0.3, weight_decay=0.1)),
+    ("Adam", dict(lr=0.1), dict(betas=(0.3, 0.7), weight_decay=0.1), dict(lr=0.01, eps=1e-3)),
+    ("AdamW", dict(lr=0.1), dict(weight_decay=0.3), dict(betas=(0.8, 0.99))),
+]
+
+
+@pytest.mark.parametrize("name, kwargs, first, second", GROUPED, ids=[f"{g[0]}-{i}" for i, g in enumerate(GROUPED)])
+def test_parameter_groups_take_pytorchs_steps_bit_for_bit(torch, monkeypatch, name, kwargs, first, second):
+    from scalargrad import Value
+
+    monkeypatch.setattr(nn.optim, "_sqrt", lambda x: torch.tensor(x, dtype=torch.float64).sqrt().item())
+    x0, grads = problem(7, size=4, steps=6)
+    ours_p = [Value(x) for x in x0]
+    theirs_p = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in x0]
+    ours_opt = getattr(nn.optim, name)([{"params": ours_p[:2], **first}, {"params": ours_p[2:], **second}], **kwargs)
+    theirs_opt = getattr(torch.optim, name)([{"params": theirs_p[:2], **first}, {"params": theirs_p[2:], **second}], **kwargs)
+    for step, g in enumerate(grads):
+        if step == 3:  # a schedule: the first group's learning rate changes between steps
+            for opt in (ours_opt, theirs_opt):
+                opt.param_groups[0]["lr"] *= 0.5
+        for p, q, gi in zip(ours_p, theirs_p, g):
+            p.grad, q.grad = gi, torch.tensor(gi, dtype=torch.float64)
+        ours_opt.step()
+        theirs_opt.step()
+        assert [p.data for p in ours_p] == [q.item() for q in theirs_p], (name, step)
+    for ours_group, theirs_group in zip(ours_opt.param_groups, theirs_opt.param_groups):
+        for key, value in ours_group.items():
+            if key != "params":
+                assert value == (tuple(theirs_group[key]) if key == "betas" else theirs_group[key]), key
+
+
+def test_the_lectures_weight_decay_line_runs_as_in_pytorch(torch):
+    """Lecture 004's concise weight decay: only the weight decays, through the optimizer's groups."""
+    net = nn.Sequential(nn.Linear(5, 1, seed=0))
+    twin = nn.to_torch(net)
+    ours = nn.SGD([{"params": net[0].weight, "weight_decay": 3.0}, {"params": net[0].bias}], lr=0.003)
+    theirs = torch.optim.SGD([{"params": twin[0].weight, "weight_decay": 3.0}, {"params": twin[0].bias}], lr=0.003)
+    X = [[0.1 * i - 0.2 * j for j in range(5)] for i in range(6)]
+    y = [[0.05 + 0.01 * sum(row)] for row in X]
+    loss_fn, t_loss = nn.MSELoss(), torch.nn.MSELoss()
+    for _ in range(5):
+        ours.zero_grad()
+        loss_fn(net(X), y).backward()
+        ours.step()
+        theirs.zero_grad()
+        t_loss(twin(torch.tensor(X, dtype=torch.float64)), torch.tensor(y, dtype=torch.float64)).backward()
+        theirs.step()
+    ours_w = [w.data for row in net[0].weight for w in row] + [b.data for b in net[0].bias]
+    theirs_w = twin[0].weight.detach().flatten().tolist() + twin[0].bias.detach().tolist()
+    assert ours_w == pytest.approx(theirs_w, rel=1e-13, abs=1e-15)

@@ -11,8 +11,17 @@ import math
 import numbers
 
 
-def _given(x) -> str:
-    return f"{type(x).__name__} {x!r}"
+#: How much of a value's repr an error message shows: a list of 200 Values is an excerpt, not 10 KB.
+EXCERPT = 60
+
+
+def excerpt(x) -> str:
+    """``x`` as an error message names it: its type and the start of its repr (``list [Value(...``)."""
+    text = repr(x)
+    return f"{type(x).__name__} {text if len(text) <= EXCERPT else text[:EXCERPT] + f'... ({len(text):,} characters)'}"
+
+
+_given = excerpt
 
 
 def number(
