@@ -51,7 +51,7 @@ class _ElementwiseLoss(_Loss):
 
 
 class L1Loss(_ElementwiseLoss):
-    """|input − target| per number; mean (default), sum or none."""
+    """``|input − target|`` per number; mean (default), sum or none."""
 
     def _terms(self, examples):
         return losses.l1_terms(examples)

@@ -83,7 +83,7 @@ def mse_terms(examples) -> list[Value]:
 
 
 def l1_terms(examples) -> list[Value]:
-    """|pᵢ − tᵢ| for each pair (gradient 0 where pᵢ = tᵢ)."""
+    """``|pᵢ − tᵢ|`` for each pair (gradient 0 where pᵢ = tᵢ)."""
     terms = []
     for p, t in examples:
         d = p - t
@@ -115,7 +115,7 @@ def mse(pred, target) -> Value:
 
 
 def l1(pred, target) -> Value:
-    """Mean absolute error: (1/n) Σ |pᵢ − tᵢ| (gradient 0 where pᵢ = tᵢ)."""
+    """Mean absolute error: (1/n) Σ ``|pᵢ − tᵢ|`` (gradient 0 where pᵢ = tᵢ)."""
     return mean(l1_terms(pairs("l1", pred, target)))
 
 

@@ -31,7 +31,7 @@ def gradcheck(f: Callable[..., Value], inputs: Sequence, eps: float = 1e-6, atol
     """Check the engine's ∂f/∂xᵢ against central differences for every input.
 
     ``inputs`` are numbers or Values (their ``.data`` is used; no ``.grad`` is touched).
-    An input passes when |analytic − numerical| ≤ atol + rtol·|numerical|.
+    An input passes when ``|analytic − numerical| ≤ atol + rtol·|numerical|``.
     Returns True, or raises AssertionError naming each input that fails, with both numbers.
     """
     if isinstance(inputs, (Value, int, float)):

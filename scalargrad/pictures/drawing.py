@@ -170,7 +170,7 @@ def draw(
       with ``named_parameters()`` (an ``nn`` Module), whose parameters are then shown under
       their names (``layers.0.neurons.1.w.0``) unless they have a label; other
       non-constant leaves are drawn as inputs.
-    * ``color_grads``: fill value nodes red (negative grad) or blue (positive), deeper for larger |grad|.
+    * ``color_grads``: fill value nodes red (negative grad) or blue (positive), deeper for larger ``|grad|``.
     * ``backend``: ``"auto"``, ``"dot"`` (system Graphviz) or ``"wasm"`` (built in).
     * ``time_limit``: seconds Graphviz may take to lay the picture out (``None``: no limit);
       past it the render stops with ``RenderError`` saying how to draw less.
