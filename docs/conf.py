@@ -7,6 +7,8 @@ they are copied from ``notebooks/`` into ``docs/tutorials/notebooks/`` when the 
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -45,12 +47,24 @@ autodoc_typehints = "signature"
 
 # ---------------------------------------------------------------- the course notebooks as pages
 
+#: Where the course's JupyterLite site is published, relative to the documentation's root (or an
+#: address): `notebooks/lite.py build --published --out build/docs/course` puts it there.
+LITE_URL = os.environ.get("SCALARGRAD_COURSE_URL", "course/")
+
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
 copies = HERE / "tutorials" / "notebooks"
 shutil.rmtree(copies, ignore_errors=True)
 copies.mkdir(parents=True)
 for notebook in NOTEBOOKS:
-    shutil.copy2(notebook, copies / notebook.name)
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    course = LITE_URL if "://" in LITE_URL else f"../../{LITE_URL}"
+    links = (f'<a class="run-in-browser" href="{course}lab/index.html?path={notebook.name}">Run it in your browser</a> '
+             "(nothing to install) · "
+             f"{{download}}`Download the notebook <{notebook.name}>` · the lesson's saved outputs are below")
+    first = nb["cells"][0]
+    title, _, rest = "".join(first["source"]).partition("\n")
+    first["source"] = f"{title}\n\n{links}\n{rest}"  # under the lesson's title
+    (copies / notebook.name).write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
 
 # ---------------------------------------------------------------- each command's --help, as it prints it
 

@@ -33,12 +33,14 @@ import argparse
 import email.parser
 import functools
 import hashlib
+import html
 import http.server
 import json
 import re
 import shutil
 import subprocess
 import sys
+import urllib.parse
 import zipfile
 from pathlib import Path
 
@@ -338,7 +340,45 @@ def build(out: Path = DEFAULT_OUT, packages_from: str | None = None) -> Path:
         "--contents", contents, "--apps", "lab", "--no-sourcemaps", "--no-libarchive", "--no-unused-shared-packages",
         cwd=lite,
     )  # fmt: skip
+    (out / "index.html").write_text(welcome_page(site_notebooks(published)))  # opens on lesson one, not a launcher
     return out
+
+
+def lesson_title(notebook: Path) -> str:
+    """The notebook's first heading (``# 01 · Computation graphs``), or its file name."""
+    for cell in json.loads(notebook.read_text())["cells"]:
+        if cell["cell_type"] == "markdown":
+            for line in "".join(cell["source"]).splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return notebook.stem
+
+
+def welcome_page(notebooks: list[Path]) -> str:
+    """The site's front page: the first lesson to open, then every lesson, each a link into JupyterLab."""
+    link = lambda nb: f"lab/index.html?path={urllib.parse.quote(nb.name)}"  # noqa: E731
+    items = "\n".join(f'<li><a href="{html.escape(link(nb))}">{html.escape(lesson_title(nb))}</a></li>' for nb in notebooks)
+    first = notebooks[0]
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>scalargrad: the course</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body {{ font-family: system-ui, sans-serif; max-width: 42em; margin: 2em auto; padding: 0 1em; line-height: 1.5; }}
+a.start {{ display: inline-block; padding: 0.6em 1.2em; background: #0b6e79; color: white; border-radius: 6px; text-decoration: none; }}</style>
+</head>
+<body>
+<h1>scalargrad: backpropagation, node by node</h1>
+<p>The course runs here, in your browser: Python and every graph, nothing to install. What you change stays in this browser.</p>
+<p><a class="start" id="start" href="{html.escape(link(first))}">Start with lesson 1: {html.escape(lesson_title(first))}</a></p>
+<h2>Lessons</h2>
+<ol id="lessons">
+{items}
+</ol>
+<p>Pictures of graphs need a browser with WebAssembly JavaScript Promise Integration (Chrome or Edge 137 and newer);
+elsewhere a cell that draws says why instead. <a href="lab/index.html">All files</a>.</p>
+</body>
+</html>
+"""
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):

@@ -48,3 +48,13 @@ def test_pictures_fit_the_page_at_1000_px(browser_page, site, path):
     links = page.evaluate("""() => Array.from(document.querySelectorAll(".cell_output img, img.fit-picture"))
         .map((img) => img.closest("a") && img.closest("a").href === img.src)""")
     assert links and all(links), links
+
+
+def test_every_lesson_links_to_the_browser_course_and_a_download(browser_page, site):
+    page = browser_page
+    for notebook in sorted((site.parent.parent / "notebooks").glob("0*.ipynb")):
+        page.goto((site / "tutorials" / "notebooks" / f"{notebook.stem}.html").as_uri())
+        run = page.locator("a.run-in-browser")
+        assert run.get_attribute("href") == f"../../course/lab/index.html?path={notebook.name}"
+        download = page.locator("a.download").first.get_attribute("href")
+        assert download.endswith(notebook.name) and (site / "tutorials" / "notebooks" / download).resolve().is_file()

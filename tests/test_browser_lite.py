@@ -117,6 +117,22 @@ def _status(page) -> tuple[int, float, float]:
     return int(match[1]), float(match[2]), float(match[3])
 
 
+def test_the_site_opens_on_lesson_one(site, browser_page):
+    page = browser_page
+    page.goto(f"{site}/")
+    assert page.locator("#lessons li").count() == len(NOTEBOOKS)
+    page.locator("#start").click()
+    page.locator(".jp-Notebook").wait_for(timeout=120_000)
+    page.locator(".jp-Notebook .jp-MarkdownOutput h1", has_text="Computation graphs").first.wait_for(timeout=60_000)
+
+
+#: Pictures wider than the output area they sit in (inline SVG, and images of SVG): none should be.
+TOO_WIDE = """() => [...document.querySelectorAll('.jp-OutputArea-output svg, .jp-OutputArea-output img')]
+    .filter((el) => el.tagName.toLowerCase() === 'img' || !el.parentElement.closest('svg'))
+    .map((el) => [el.getBoundingClientRect().width, el.closest('.jp-OutputArea-output').getBoundingClientRect().width])
+    .filter(([width, room]) => width > room + 1)"""
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_every_notebook_runs_in_the_browser(site, browser_page, notebook):
     page = browser_page
@@ -136,6 +152,8 @@ def test_every_notebook_runs_in_the_browser(site, browser_page, notebook):
             drawn = sum(1 for c in json.loads(notebook.read_text())["cells"] if "draw(" in "".join(c["source"]))
             assert page.evaluate(GRAPHS) >= drawn
             assert page.get_by_text("could not draw the graph").count() == 0
+            assert page.evaluate(TOO_WIDE) == []  # every picture fits its output area (the step-through too)
+        assert page.get_by_text(re.compile(r"\buv (sync|run)\b")).count() == 0  # no advice that cannot work here
         if notebook.stem.startswith("03"):
             _train_the_playground_to_full_accuracy(page)
     finally:

@@ -186,6 +186,7 @@ def test_notebook_slider_walks_through_the_steps_on_one_picture():
         return pending, current
 
     assert hidden(picture.value) == ({"z", "q", "x", "y"}, ["f"])
+    assert f"#{scope} svg {{ max-width: 100%; height: auto; }}" in picture.value  # fits its output: the current node in view
     first = picture.value
     slider.value = 3
     assert "step 3/5" in caption.value and picture.value != first

@@ -4,6 +4,7 @@ build and the site in Chromium are tests/test_browser_lite.py."""
 import ast
 import importlib.util
 import json
+import re
 import shutil
 import sys
 import zipfile
@@ -193,3 +194,13 @@ def test_packages_from_needs_published_and_an_address(capsys):
     with pytest.raises(SystemExit):
         lite.main(["build", "--published", "--packages-from", "example.org/pyodide"])
     assert "--packages-from must be the http(s) address of a Pyodide distribution's folder, got 'example.org/pyodide'" in capsys.readouterr().err
+
+
+def test_the_site_opens_on_a_welcome_page_that_starts_lesson_one():
+    notebooks = lite.site_notebooks()
+    page = lite.welcome_page(notebooks)
+    start = re.search(r'<a class="start" id="start" href="([^"]+)">([^<]+)</a>', page)
+    assert start and start[1] == "lab/index.html?path=01_computation_graphs.ipynb" and "Computation graphs" in start[2]
+    lessons = re.findall(r'<li><a href="lab/index.html\?path=([^"]+)">', page)
+    assert lessons == [nb.name for nb in notebooks]
+    assert lite.lesson_title(notebooks[3]) == "04 · micrograd's demo, redone" and "micrograd&#x27;s" in page

@@ -184,7 +184,10 @@ def steps_widget(root: Value, *, edge_labels: bool = True, **options):
     scope = f"scalargrad-steps-{next(_widget_numbers)}"
 
     def shown(step: int) -> str:
-        return f'<div id="{scope}"><style>\n{picture.css(step, scope)}</style>\n{picture.svg}</div>'
+        # The whole picture fits the output's width (so the current node is always in view);
+        # save_steps writes the same steps as a page to see at full size.
+        fit = f"#{scope} svg {{ max-width: 100%; height: auto; }}\n"
+        return f'<div id="{scope}"><style>\n{fit}{picture.css(step, scope)}</style>\n{picture.svg}</div>'
 
     n = len(picture.ids)
     slider = widgets.IntSlider(value=1, min=1, max=n, description="step", continuous_update=True)
