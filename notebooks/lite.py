@@ -340,7 +340,11 @@ def build(out: Path = DEFAULT_OUT, packages_from: str | None = None) -> Path:
         "--contents", contents, "--apps", "lab", "--no-sourcemaps", "--no-libarchive", "--no-unused-shared-packages",
         cwd=lite,
     )  # fmt: skip
-    (out / "index.html").write_text(welcome_page(site_notebooks(published)))  # opens on lesson one, not a launcher
+    generated = (out / "index.html").read_text()
+    config = re.search(r'<script id="jupyter-config-data".*?</script>', generated, flags=re.S)
+    if config is None:
+        raise SystemExit("JupyterLite's index.html has no jupyter-config-data element: the welcome page cannot replace it")
+    (out / "index.html").write_text(welcome_page(site_notebooks(published), config[0]))  # lesson one, not a launcher
     return out
 
 
@@ -354,14 +358,18 @@ def lesson_title(notebook: Path) -> str:
     return notebook.stem
 
 
-def welcome_page(notebooks: list[Path]) -> str:
-    """The site's front page: the first lesson to open, then every lesson, each a link into JupyterLab."""
+def welcome_page(notebooks: list[Path], config: str = "") -> str:
+    """The site's front page: the first lesson to open, then every lesson, each a link into JupyterLab.
+
+    ``config`` is the ``<script id="jupyter-config-data">`` element of the page JupyterLite wrote there:
+    its apps read it from the root page, so it stays (without the script that redirects to the app)."""
     link = lambda nb: f"lab/index.html?path={urllib.parse.quote(nb.name)}"  # noqa: E731
     items = "\n".join(f'<li><a href="{html.escape(link(nb))}">{html.escape(lesson_title(nb))}</a></li>' for nb in notebooks)
     first = notebooks[0]
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head><meta charset="utf-8"><title>scalargrad: the course</title>
+{config}
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body {{ font-family: system-ui, sans-serif; max-width: 42em; margin: 2em auto; padding: 0 1em; line-height: 1.5; }}
 a.start {{ display: inline-block; padding: 0.6em 1.2em; background: #0b6e79; color: white; border-radius: 6px; text-decoration: none; }}</style>

@@ -47,9 +47,14 @@ def test_without_dot_the_builtin_graphviz_draws_svg(no_dot):
 
 def test_without_dot_jupyter_shows_an_image(no_dot):
     bundle = draw(lecture_f())._repr_mimebundle_()
-    assert list(bundle) == ["image/svg+xml"]
+    assert list(bundle) == ["text/html", "image/svg+xml"]
     assert bundle["image/svg+xml"].lstrip().startswith("<?xml") and "</svg>" in bundle["image/svg+xml"]
     assert draw(lecture_f())._repr_svg_() == bundle["image/svg+xml"]
+    # HTML front ends get it fitted to the output's width, a click for full size
+    html = bundle["text/html"]
+    assert html.startswith('<div class="scalargrad-picture" style="overflow: auto"><svg ') and "<?xml" not in html
+    assert 'style="max-width: 100%; height: auto; cursor: zoom-in" onclick=' in html.split(">", 2)[1]
+    assert html.count("<svg") == 1 and html.endswith("</svg>\n</div>")
 
 
 def test_without_dot_save_writes_svg_png_and_dot(no_dot, tmp_path):

@@ -198,7 +198,9 @@ def test_packages_from_needs_published_and_an_address(capsys):
 
 def test_the_site_opens_on_a_welcome_page_that_starts_lesson_one():
     notebooks = lite.site_notebooks()
-    page = lite.welcome_page(notebooks)
+    config = '<script id="jupyter-config-data" type="application/json" data-jupyter-lite-root=".">\n {}\n</script>'
+    page = lite.welcome_page(notebooks, config)
+    assert config in page and "config-utils" not in page  # JupyterLab reads the root's config; no redirect
     start = re.search(r'<a class="start" id="start" href="([^"]+)">([^<]+)</a>', page)
     assert start and start[1] == "lab/index.html?path=01_computation_graphs.ipynb" and "Computation graphs" in start[2]
     lessons = re.findall(r'<li><a href="lab/index.html\?path=([^"]+)">', page)

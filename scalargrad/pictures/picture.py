@@ -70,11 +70,14 @@ class Picture:
         return target
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        # Jupyter must show a picture or a sentence, never a traceback.
+        # Jupyter must show a picture or a sentence, never a traceback. Front ends that show HTML
+        # (JupyterLab, VS Code, the docs) get the picture fitted to the output's width; the SVG
+        # itself is there for the others, and for files.
         try:
-            return {"image/svg+xml": self.svg()}
+            svg = self.svg()
         except Exception as error:  # noqa: BLE001 - any failure becomes a readable message
             return {"text/plain": f"(could not draw the graph: {error})\n{self.source}"}
+        return {"text/html": fitted(svg), "image/svg+xml": svg}
 
     def _repr_svg_(self) -> str | None:
         try:
@@ -87,3 +90,17 @@ class Picture:
 
     def __repr__(self) -> str:
         return f"<Picture: {self.source.count(chr(10))} lines of DOT; .svg(), .save('graph.svg')>"
+
+
+#: A click on a fitted picture shows it at full size (scroll to pan); another click fits it again.
+_ZOOM = "this.style.maxWidth = this.style.maxWidth === 'none' ? '100%' : 'none'"
+
+
+def fitted(svg: str) -> str:
+    """``svg`` as HTML that fits its container's width (scaled, keeping its proportions); a click
+    toggles full size, inside a box that scrolls. Where HTML is sanitized (an untrusted notebook)
+    the click does nothing and the picture still fits."""
+    start = svg.index("<svg")
+    tag_end = svg.index(">", start)
+    opened = svg[start:tag_end] + f' style="max-width: 100%; height: auto; cursor: zoom-in" onclick="{_ZOOM}"'
+    return f'<div class="scalargrad-picture" style="overflow: auto">{opened}{svg[tag_end:]}</div>'
