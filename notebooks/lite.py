@@ -382,8 +382,8 @@ a.start {{ display: inline-block; padding: 0.6em 1.2em; background: #0b6e79; col
 <ol id="lessons">
 {items}
 </ol>
-<p>Pictures of graphs need a browser with WebAssembly JavaScript Promise Integration (Chrome or Edge 137 and newer);
-elsewhere a cell that draws says why instead. <a href="lab/index.html">All files</a>.</p>
+<p>Graphs draw in any current browser; Chrome and Edge also save them and step through backpropagation.
+<a href="lab/index.html">All files</a>.</p>
 </body>
 </html>
 """

@@ -44,10 +44,21 @@ def test_pictures_fit_the_page_at_1000_px(browser_page, site, path):
     }""")
     pictures = page.locator("article img, article svg").count()
     assert pictures >= 1 and overflow == [], overflow
-    # each picture of a graph opens at full size on its own
-    links = page.evaluate("""() => Array.from(document.querySelectorAll(".cell_output img, img.fit-picture"))
-        .map((img) => img.closest("a") && img.closest("a").href === img.src)""")
-    assert links and all(links), links
+    # each picture of a graph shows its detail: an image links to itself at full size, a graph drawn
+    # by scalargrad (an inline SVG) goes to full size in its scrolling box when clicked
+    detail = page.evaluate("""() => Array.from(document.querySelectorAll(".cell_output img, img.fit-picture, .scalargrad-picture > svg"))
+        .map((el) => el.tagName.toLowerCase() === "img" ? Boolean(el.closest("a") && el.closest("a").href === el.src)
+                                                        : el.hasAttribute("onclick"))""")
+    assert detail and all(detail), detail
+    shrunk = page.evaluate("""() => Array.from(document.querySelectorAll(".scalargrad-picture > svg")).findIndex(
+        (svg) => parseFloat(svg.getAttribute("width")) * 4 / 3 > svg.getBoundingClientRect().width + 1)""")
+    if shrunk >= 0:  # a graph wider than the page: it was shrunk to fit
+        graph = page.locator(".scalargrad-picture > svg").nth(shrunk)
+        fitted = graph.bounding_box()["width"]
+        graph.click()
+        assert graph.bounding_box()["width"] > fitted  # full size, in a box that scrolls
+        graph.click()
+        assert graph.bounding_box()["width"] == fitted
 
 
 def test_every_lesson_links_to_the_browser_course_and_a_download(browser_page, site):

@@ -68,3 +68,24 @@ def test_a_hostile_label_is_shown_as_written_and_breaks_nothing(browser_page, tm
     assert page.locator("#caption").inner_text().startswith(f"step 3/3: '{label}' has grad 3")
     assert page.evaluate(SHOWN)["current"] == [label]
     assert page.locator("script").count() == 1 and dialogs == []
+
+
+def test_at_1000_px_the_current_node_is_in_view_at_every_step(browser_page, tmp_path):
+    """A graph far wider than the page (a 30-term sum) is fitted to it, so every step's node is seen."""
+    xs = [Value(float(i), f"x{i}") for i in range(30)]
+    total = sum(x * x for x in xs)
+    page_file = save_steps(total, tmp_path / "wide.html")
+    page = browser_page
+    page.set_viewport_size({"width": 1000, "height": 800})
+    page.goto(page_file.as_uri())
+    n = len(topological_order(total))
+    current = """() => {
+        const figure = document.querySelector("#picture").getBoundingClientRect();
+        const node = Array.from(document.querySelectorAll("g.node")).find(
+            (g) => g.querySelector("polygon") && getComputedStyle(g.querySelector("polygon")).fill === "rgb(253, 230, 138)");
+        const box = node.getBoundingClientRect();
+        return [box.left >= figure.left - 1 && box.right <= figure.right + 1, figure.width <= document.documentElement.clientWidth];
+    }"""
+    for step in range(1, n + 1, 7):
+        page.locator("#slider").fill(str(step))
+        assert page.evaluate(current) == [True, True], step

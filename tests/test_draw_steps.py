@@ -194,3 +194,15 @@ def test_notebook_slider_walks_through_the_steps_on_one_picture():
     assert picture.value.split("</style>")[1] == first.split("</style>")[1]  # the same picture: nothing redrawn
     slider.value = 5
     assert hidden(picture.value) == (set(), ["x"])
+
+
+def test_the_slider_shows_a_sentence_when_the_graph_cannot_be_drawn(monkeypatch):
+    pytest.importorskip("ipywidgets")
+    from scalargrad.pictures import render
+
+    def broken(*args):
+        raise render.RenderError("no renderer today")
+
+    monkeypatch.setattr(render, "render_svg", broken)
+    shown = steps_widget(lecture_f())
+    assert shown.value == "(could not draw the steps: no renderer today; save_steps writes them as a page)"

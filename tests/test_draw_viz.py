@@ -2,13 +2,15 @@
 elsewhere with a message; PNG refused there. Its JavaScript bridge is played by stand-ins here;
 tests/test_browser_lite.py runs the real one in Chromium."""
 
+import json
+import re
 import sys
 import types
 
 import pytest
 from draw_helpers import lecture_f
 
-from scalargrad import draw
+from scalargrad import Value, draw
 from scalargrad.pictures import render
 from scalargrad.pictures.render import RenderError
 
@@ -85,3 +87,21 @@ def test_viz_outside_a_browser_is_refused_and_jupyter_shows_the_reason():
 def test_an_unknown_backend_names_the_four_that_exist():
     with pytest.raises(ValueError, match=r"backend must be one of 'auto', 'dot', 'wasm', 'viz', got 'vis'"):
         draw(lecture_f(), backend="vis")
+
+
+def test_without_jspi_the_page_draws_the_picture(monkeypatch):
+    """In a browser's Python that cannot wait for viz.js, the notebook gets HTML whose script draws the
+    DOT with viz.js in the page; the DOT is JSON that no label can break out of."""
+    from scalargrad.pictures import picture as picture_module
+
+    monkeypatch.setattr(render, "viz_needs_the_page", lambda: True)
+    monkeypatch.setattr(render, "viz_url", lambda: "http://127.0.0.1:8000/static/pyodide/viz.js")
+    x = Value(1.0, "</script><script>alert(1)</script>")
+    bundle = draw(x * 2.0)._repr_mimebundle_()
+    html = bundle["text/html"]
+    assert list(bundle) == ["text/html", "text/plain"] and bundle["text/plain"] == draw(x * 2.0).source
+    assert html.count("<script") == 1 and html.count("</script>") == 1
+    assert 'import("http://127.0.0.1:8000/static/pyodide/viz.js")' in html and "renderSVGElement(" in html
+    box = re.search(r'<div class="scalargrad-picture" id="(scalargrad-picture-\d+)"', html)[1]
+    assert f"document.getElementById({json.dumps(box)})" in html
+    assert picture_module.drawn_in_the_page("digraph {}", "u") != picture_module.drawn_in_the_page("digraph {}", "u")  # new ids

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 from pathlib import Path
 
 from ..files import require_folder, write_atomically
@@ -73,6 +75,8 @@ class Picture:
         # Jupyter must show a picture or a sentence, never a traceback. Front ends that show HTML
         # (JupyterLab, VS Code, the docs) get the picture fitted to the output's width; the SVG
         # itself is there for the others, and for files.
+        if self.backend in ("auto", "viz") and render.viz_needs_the_page():
+            return {"text/html": drawn_in_the_page(self.source, render.viz_url()), "text/plain": self.source}
         try:
             svg = self.svg()
         except Exception as error:  # noqa: BLE001 - any failure becomes a readable message
@@ -104,3 +108,40 @@ def fitted(svg: str) -> str:
     tag_end = svg.index(">", start)
     opened = svg[start:tag_end] + f' style="max-width: 100%; height: auto; cursor: zoom-in" onclick="{_ZOOM}"'
     return f'<div class="scalargrad-picture" style="overflow: auto">{opened}{svg[tag_end:]}</div>'
+
+
+_pictures_in_the_page = itertools.count(1)
+
+
+def drawn_in_the_page(source: str, viz_url: str) -> str:
+    """HTML whose script draws the DOT ``source`` with viz.js in the page itself, fitted as
+    :func:`fitted` fits it: for a browser's Python that cannot wait for viz.js to load (no
+    WebAssembly JavaScript Promise Integration, as in Firefox and Safari). The page runs the
+    script when it shows a trusted output (JupyterLab, JupyterLite); the DOT is JSON in it."""
+    box = f"scalargrad-picture-{next(_pictures_in_the_page)}"
+    return f"""<div class="scalargrad-picture" id="{box}" style="overflow: auto"></div>
+<script type="module">
+const box = document.getElementById({script_json(box)});
+try {{
+  const viz = await (await import({script_json(viz_url)})).instance();
+  const svg = viz.renderSVGElement({script_json(source)});
+  Object.assign(svg.style, {{ maxWidth: "100%", height: "auto", cursor: "zoom-in" }});
+  svg.addEventListener("click", () => {{ svg.style.maxWidth = svg.style.maxWidth === "none" ? "100%" : "none"; }});
+  box.appendChild(svg);
+}} catch (error) {{
+  box.textContent = "(could not draw the graph: " + error + ")";
+}}
+</script>"""
+
+
+def script_json(data) -> str:
+    """``data`` as JSON that is safe inside an HTML ``<script>``: no ``<`` (nor ``>``, ``&``) reaches it.
+
+    Written as ``\\u003c`` (``\\u003e``, ``\\u0026``), which JavaScript reads back as the same
+    characters, so no text (``</script>``, ``<!--``) can end the script or change how it is parsed;
+    the line separators U+2028 and U+2029, which older JavaScript refuses in strings, likewise.
+    """
+    return json.dumps(data, ensure_ascii=False).translate(_SCRIPT_ESCAPES)
+
+
+_SCRIPT_ESCAPES = {ord(c): f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"}

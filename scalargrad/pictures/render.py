@@ -15,7 +15,8 @@ Three backends make SVG:
   pages (the npm package ``@viz-js/viz``), called through Pyodide's JavaScript bridge. The
   ``"auto"`` choice there. It needs ``viz.js`` beside the Pyodide runtime (the site puts it
   there) and a browser with JavaScript Promise Integration (Chrome/Chromium 137+), which lets
-  Python wait for its one-time start-up.
+  Python wait for its one-time start-up. Without it (Firefox, Safari), a picture shown in a
+  notebook is drawn by the page's own viz.js instead (``picture.drawn_in_the_page``).
 
 PNG is always made from the SVG by ``resvg`` (so both backends give the same kind of PNG),
 with its text set in Arimo, the font shipped by the ``fontpkg-arimo`` package (SIL Open Font
@@ -283,6 +284,24 @@ def _interruptible_wasm_renderer():
 _viz = None
 
 
+def viz_needs_the_page() -> bool:
+    """True in a browser's Python that cannot wait for viz.js to load (no WebAssembly JavaScript
+    Promise Integration: Firefox, Safari, older Chrome): pictures are then drawn by the page."""
+    if sys.platform != "emscripten" or _viz is not None:
+        return False
+    from pyodide.ffi import can_run_sync
+
+    return not can_run_sync()
+
+
+def viz_url() -> str:
+    """The address of viz.js, beside the Pyodide runtime (Pyodide only)."""
+    import js
+    import pyodide_js
+
+    return js.URL.new(VIZ_FILE, pyodide_js._api.config.indexURL).href
+
+
 def _viz_svg(source: str) -> str:
     """SVG from viz.js in the page (Pyodide only); its start-up is awaited once, through JSPI (``run_sync``)."""
     global _viz
@@ -290,9 +309,7 @@ def _viz_svg(source: str) -> str:
     from pyodide.ffi import JsException, run_sync, to_js
 
     if _viz is None:
-        import pyodide_js
-
-        url = js.URL.new(VIZ_FILE, pyodide_js._api.config.indexURL).href
+        url = viz_url()
         try:
             module = run_sync(js.eval(f"import({url!r})"))
             _viz = run_sync(module.instance())

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import html
 import itertools
-import json
 import re
 from importlib import resources
 from pathlib import Path
@@ -30,7 +29,8 @@ from ..engine.autograd import float_gradients
 from ..engine.value import Value
 from ..files import require_folder, write_atomically
 from .drawing import CURRENT_STYLE, Options, dot_source, format_number, graph_nodes, printable
-from .picture import Picture
+from .picture import Picture, script_json
+from .render import RenderError
 
 TITLE = "Backpropagation, step by step"
 _widget_numbers = itertools.count(1)  # names each widget's style scope; the same in every fresh kernel
@@ -157,17 +157,6 @@ def steps_html(picture: StepPicture, title: str = TITLE) -> str:
     )
 
 
-def script_json(data) -> str:
-    """``data`` as JSON that is safe inside an HTML ``<script>``: no ``<`` (nor ``>``, ``&``) reaches it.
-
-    Written as ``\\u003c`` (``\\u003e``, ``\\u0026``), which JavaScript reads back as the same
-    characters, so no text (``</script>``, ``<!--``) can end the script or change how it is parsed;
-    the line separators U+2028 and U+2029, which older JavaScript refuses in strings, likewise.
-    """
-    return json.dumps(data, ensure_ascii=False).translate(_SCRIPT_ESCAPES)
-
-
-_SCRIPT_ESCAPES = {ord(c): f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"}
 
 
 def steps_widget(root: Value, *, edge_labels: bool = True, **options):
@@ -180,7 +169,10 @@ def steps_widget(root: Value, *, edge_labels: bool = True, **options):
         import ipywidgets as widgets
     except ImportError:
         raise ImportError("steps_widget needs ipywidgets: pip install ipywidgets (or uv sync --group notebooks)") from None
-    picture = StepPicture(root, edge_labels=edge_labels, **options)
+    try:
+        picture = StepPicture(root, edge_labels=edge_labels, **options)
+    except RenderError as error:  # a sentence in the notebook, not a traceback (as Picture's display)
+        return widgets.HTML(html.escape(f"(could not draw the steps: {error}; save_steps writes them as a page)"))
     scope = f"scalargrad-steps-{next(_widget_numbers)}"
 
     def shown(step: int) -> str:
