@@ -51,7 +51,7 @@ autodoc_typehints = "signature"
 #: address): `notebooks/lite.py build --published --out build/docs/course` puts it there.
 LITE_URL = os.environ.get("SCALARGRAD_COURSE_URL", "course/")
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 copies = HERE / "tutorials" / "notebooks"
 shutil.rmtree(copies, ignore_errors=True)
 copies.mkdir(parents=True)

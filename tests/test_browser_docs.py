@@ -63,7 +63,7 @@ def test_pictures_fit_the_page_at_1000_px(browser_page, site, path):
 
 def test_every_lesson_links_to_the_browser_course_and_a_download(browser_page, site):
     page = browser_page
-    for notebook in sorted((site.parent.parent / "notebooks").glob("0*.ipynb")):
+    for notebook in sorted((site.parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         page.goto((site / "tutorials" / "notebooks" / f"{notebook.stem}.html").as_uri())
         run = page.locator("a.run-in-browser")
         assert run.get_attribute("href") == f"../../course/lab/index.html?path={notebook.name}"
