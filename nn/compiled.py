@@ -27,11 +27,10 @@ gradients, losses and accuracies are those of the eager loop (within rounding).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from scalargrad import NonFiniteError, Program, Value, no_grad, topological_order
 from scalargrad.engine import checks
+from scalargrad.engine.autograd import add_to_grads
 
 from . import losses
 from .layers import Dropout
@@ -252,7 +251,7 @@ class CompiledTrainer:
 
     def _write(self, contributions) -> None:
         """Add each program's parameter gradients (and the l2 term's) to ``.grad``: all, or none
-        if a sum would not be finite (NonFiniteError naming the parameter)."""
+        if a sum would not be finite (NonFiniteError naming the parameter, from ``add_to_grads``)."""
         totals = {}
         for parameters, gradients in contributions:
             for p, g in zip(parameters, gradients):
@@ -260,13 +259,7 @@ class CompiledTrainer:
         if self.l2:
             for p in self.params:
                 totals[p] = totals.get(p, 0.0) + self.l2 * p.data * 2.0
-        new = {p: p.grad + g for p, g in totals.items()}
-        for p, g in new.items():
-            if not math.isfinite(g):
-                raise NonFiniteError(f"backpropagation: the gradient of the parameter {p!r} summed over the batch "
-                                     f"would be {g!r}, not a finite number; no .grad was changed")
-        for p, g in new.items():
-            p.grad = g
+        add_to_grads(totals, lambda p: f"the parameter {p!r} summed over the batch")
 
     def _batch_statistics(self, columns, n: int):
         """Every sample's inputs of the norm (features × samples), their means and biased variances;

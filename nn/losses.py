@@ -67,7 +67,7 @@ def match_target(output, target):
 def one_value(loss):
     """``loss`` if it is one Value (what fit needs per sample); TypeError with an excerpt otherwise."""
     if not isinstance(loss, Value):
-        raise TypeError(f"fit: the loss must give one Value per sample, got {type(loss).__name__} {loss!r:.80}"
+        raise TypeError(f"fit: the loss must give one Value per sample, got {checks.excerpt(loss)}"
                         " (a loss module with reduction='none' gives one per output: use 'mean' or 'sum')")
     return loss
 

@@ -4,7 +4,6 @@ and ``accuracy``."""
 from __future__ import annotations
 
 import math
-import numbers
 import sys
 
 from scalargrad import NonFiniteError, Value, no_grad
@@ -65,7 +64,7 @@ def _rows(data, what: str) -> list:
         rows = data.tolist()
         if isinstance(rows, list):
             return rows
-    raise TypeError(f"fit: {what} must be a list of examples (or a numpy array), got {type(data).__name__} {data!r:.60}")
+    raise TypeError(f"fit: {what} must be a list of examples (or a numpy array), got {checks.excerpt(data)}")
 
 
 def _check_examples(data: list, what: str) -> None:
@@ -73,16 +72,10 @@ def _check_examples(data: list, what: str) -> None:
     step: TypeError or ValueError naming the first that is not."""
     for i, example in enumerate(data):
         for x in example if isinstance(example, (list, tuple)) else (example,):
-            if type(x) is float or type(x) is int:
-                if x - x == 0:  # finite
-                    continue
-            elif isinstance(x, numbers.Real) and not isinstance(x, bool):
-                if math.isfinite(x):
-                    continue
-            else:
-                raise TypeError(f"fit: {what}[{i}] must be a number or a list of numbers, got {type(example).__name__} "
-                                f"{example!r:.60}")
-            raise ValueError(f"fit: {what}[{i}] must hold finite numbers, got {example!r:.60}")
+            if not checks.is_real(x):
+                raise TypeError(f"fit: {what}[{i}] must be a number or a list of numbers, got {checks.excerpt(example)}")
+            if not (x - x == 0 if type(x) is float or type(x) is int else math.isfinite(x)):  # builtins first: fast
+                raise ValueError(f"fit: {what}[{i}] must hold finite numbers, got {checks.excerpt(example)}")
 
 
 def _threshold_for(loss) -> float:

@@ -288,3 +288,16 @@ def test_code_is_generated_on_first_use_and_fit_leaves_none_behind():
     nn.fit(model, X, y, "mse", nn.SGD(model.parameters(), lr=0.1), epochs=2, progress=False, compile=True)
     gc.collect()
     assert compiled() <= before
+
+
+def test_a_manual_backward_step_that_overflows_is_an_overflow_and_one_from_inf_is_not():
+    a = Value(1e300, "a")
+    n = a * Value(2.0)
+    n.grad = 1e308  # finite numbers whose product overflows
+    with pytest.raises(Overflow, match=r"_backward\(\): the gradient of its parent .* would be inf"):
+        n._backward()
+    u = a.tanh()
+    u.grad = math.inf  # an inf set by hand: not an overflow
+    with pytest.raises(NonFiniteError) as caught:
+        u._backward()
+    assert type(caught.value) is NonFiniteError and a.grad == 0.0

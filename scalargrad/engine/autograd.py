@@ -21,7 +21,7 @@ from numbers import Real
 from operator import attrgetter
 from typing import Callable
 
-from .errors import NonFiniteError, Overflow
+from .errors import NonFiniteError, Overflow, kind_for
 
 _writing = threading.RLock()  # re-entrant: a closure step may itself call backward()
 
@@ -145,7 +145,8 @@ def chain_rule_step(node) -> None:
         new_b = None if b is None else (new_a if b is a else b.grad) + g * node._db
         for parent, total in ((a, new_a), (b, new_b)):
             if total is not None and not isfinite(total):
-                raise _non_finite_kind(total, g, node._da, node._db)(
+                given = (g, node._da, a.grad) if b is None else (g, node._da, node._db, a.grad, b.grad)
+                raise kind_for(*given)(
                     f"{_name(node)}._backward(): the gradient of its parent with data {parent.data!r} would be "
                     f"{total!r}, not a finite number; no .grad was changed"
                 )
@@ -175,12 +176,6 @@ def float_gradients(order: list) -> dict:
     return grads
 
 
-def _non_finite_kind(*numbers) -> type:
-    """Overflow when only finite numbers went in; the base NonFiniteError when one was inf or
-    nan already (a .grad or .data set by hand, or a closure that computed one)."""
-    return Overflow if all(map(isfinite, numbers)) else NonFiniteError
-
-
 def _refuse_non_finite(order: list, grads: dict, before: dict | None = None) -> None:
     if all(map(isfinite, grads.values())):
         return
@@ -207,6 +202,19 @@ def _why_not_finite(node, grads: dict, before: dict | None) -> str | None:
             if not all(isfinite(x) for x in passed if x is not None):
                 return f"the _backward closure of {_name(child)} passed back {passed[0] if child._a is node else passed[1]!r}"
     return None
+
+
+def add_to_grads(gradients: dict, name: Callable) -> None:
+    """Add each ``node -> gradient`` to ``node.grad``, under the writing lock: every sum, or none
+    (NonFiniteError naming the first node whose sum would not be finite, as ``name(node)``)."""
+    with _writing:
+        new = {node: node.grad + g for node, g in gradients.items()}
+        for node, total in new.items():
+            if not isfinite(total):
+                raise kind_for(node.grad)(f"backpropagation: the gradient of {name(node)} would be {total!r}, "
+                                          "not a finite number; no .grad was changed")
+        for node, total in new.items():
+            node.grad = total
 
 
 def backward(root) -> None:

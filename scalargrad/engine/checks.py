@@ -24,11 +24,16 @@ def excerpt(x) -> str:
 _given = excerpt
 
 
+def is_real(x) -> bool:
+    """True for a real number that is not a bool: an int, a float, a numpy scalar (not a str, None, a bool)."""
+    return type(x) is float or (isinstance(x, numbers.Real) and not isinstance(x, bool))
+
+
 def number(
     x, what: str, *, low: float = -math.inf, high: float = math.inf, low_open: bool = False, high_open: bool = False
 ) -> float:
     """``x`` as a finite float in [low, high]; ``low_open``/``high_open`` leave that end out."""
-    if type(x) is not float and (isinstance(x, bool) or not isinstance(x, numbers.Real)):  # float first: fast
+    if type(x) is not float and not is_real(x):  # float first: fast
         raise TypeError(f"{what} must be a real number, got {_given(x)}")
     try:
         f = float(x)

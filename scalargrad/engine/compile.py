@@ -30,7 +30,6 @@ import itertools
 import keyword
 import linecache
 import math
-import numbers
 import re
 import unicodedata
 import weakref
@@ -41,7 +40,7 @@ from . import primitives as P
 from .context import enable_grad
 from .derivatives import as_values
 from .errors import NonFiniteError, Overflow
-from .checks import number
+from .checks import is_real, number
 from .value import Constant, Value, apply
 
 _np = None
@@ -376,7 +375,7 @@ class Program:
         """Each parameter's ``.data``, read now; TypeError naming a parameter whose data is not a number."""
         values = [p.data for p in self.parameters]
         for p, x in zip(self.parameters, values):
-            if x.__class__ is not float and (isinstance(x, bool) or not isinstance(x, numbers.Real)):
+            if not is_real(x):
                 raise TypeError(f"the parameter {self._names[p]} ({p!r}) has data {type(x).__name__} {x!r}, "
                                 "not a number; set its .data to a finite float")
         return values
@@ -390,15 +389,7 @@ class Program:
     def accumulate(self, gradients) -> None:
         """Add ``gradients`` (one per parameter, as ``run(...).parameter_gradients``) to the
         parameters' ``.grad``: all of them, or none (NonFiniteError) if a sum would not be finite."""
-        with autograd._writing:
-            new = [p.grad + g for p, g in zip(self.parameters, gradients)]
-            for p, g, old in zip(self.parameters, new, (p.grad for p in self.parameters)):
-                if not math.isfinite(g):
-                    kind = Overflow if math.isfinite(old) else NonFiniteError
-                    raise kind(f"backpropagation: the gradient of the parameter {self._names[p]} ({p!r}) "
-                               f"would be {g!r}, not a finite number; no .grad was changed")
-            for p, g in zip(self.parameters, new):
-                p.grad = g
+        autograd.add_to_grads(dict(zip(self.parameters, gradients)), lambda p: f"the parameter {self._names[p]} ({p!r})")
 
     def _arguments(self, args):
         if len(args) != len(self.inputs):

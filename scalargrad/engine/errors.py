@@ -15,6 +15,8 @@ same event, in the manner of :mod:`decimal` (whose ``DivisionByZero`` is also a
 
 from __future__ import annotations
 
+import math
+
 
 class NonFiniteError(FloatingPointError):
     """A number the engine would compute is not a finite real number.
@@ -39,6 +41,13 @@ class DomainError(NonFiniteError, ValueError):
 
 class Overflow(NonFiniteError, OverflowError):
     """A result, a local derivative or a gradient beyond the largest float (about 1.8e308)."""
+
+
+def kind_for(*inputs: float) -> type:
+    """The kind for a result that is not finite although no exception said why: Overflow when every
+    number that went in was finite, the base NonFiniteError when one was inf or nan already (a
+    ``.data`` or ``.grad`` set by hand, or what a ``_backward`` closure computed)."""
+    return Overflow if all(map(math.isfinite, inputs)) else NonFiniteError
 
 
 def kind_of(error: BaseException) -> type:

@@ -36,7 +36,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable
 
-#: The functions a rule's text may call, with their number of arguments; each kind of number provides all of them.
+#: The functions a rule's text may call, with their number of arguments. Each kind of number provides
+#: them; ``where`` only where numbers come as arrays (one number at a time, :func:`scalar` writes it as
+#: Python's conditional).
 ARITY = {"exp": 1, "log": 1, "tanh": 1, "sigmoid": 1, "power": 2, "where": 3}
 FUNCTIONS = tuple(ARITY)
 
@@ -47,10 +49,6 @@ def _sigmoid(x: float) -> float:
         return 1.0 / (1.0 + math.exp(-x))
     e = math.exp(x)
     return e / (1.0 + e)
-
-
-def _where(condition, if_true, if_false):
-    return if_true if condition else if_false
 
 
 def _power(x: float, c: float) -> float:
@@ -68,7 +66,7 @@ def _data(x):
 
 #: Plain floats. math's functions raise (OverflowError, ValueError, ZeroDivisionError)
 #: instead of returning inf or nan, which the node constructor turns into the engine's error.
-FLOATS = {"exp": math.exp, "log": math.log, "tanh": math.tanh, "sigmoid": _sigmoid, "power": _power, "where": _where}
+FLOATS = {"exp": math.exp, "log": math.log, "tanh": math.tanh, "sigmoid": _sigmoid, "power": _power}
 
 #: Values: the same rules as graphs, for differentiating gradients again. ``data`` is there
 #: because Values compare by identity: a rule's comparisons are made on their data.
@@ -78,7 +76,6 @@ VALUES = {
     "tanh": lambda v: v.tanh(),
     "sigmoid": lambda v: v.sigmoid(),
     "power": lambda v, c: v**c,
-    "where": _where,
     "data": _data,
 }
 

@@ -21,7 +21,7 @@ from . import autograd, pickling
 from . import primitives as P
 from .checks import number
 from .context import current as _current_context
-from .errors import DomainError, NonFiniteError, Overflow, kind_of
+from .errors import DomainError, NonFiniteError, kind_for, kind_of
 
 _new = object.__new__
 
@@ -32,12 +32,10 @@ def _describe(v: "Value") -> str:
 
 def _not_finite(prim: P.Primitive, parents: tuple, what: str, cause=None) -> NonFiniteError:
     """The engine's error for ``prim`` applied to ``parents``: ``exp: exp(1000.0) is not ...``, of the
-    kind (DivisionByZero, DomainError, Overflow) of Python's own ``cause``, or Overflow without one."""
+    kind (DivisionByZero, DomainError, Overflow) of Python's own ``cause``, or without one, ``kind_for``'s."""
     domain = f" ({prim.name} needs {prim.domain})" if prim.domain else ""
     given = ", ".join(_describe(v) for v in parents)
-    kind = Overflow if cause is None else kind_of(cause)
-    if cause is None and not all(math.isfinite(v.data) for v in parents):
-        kind = NonFiniteError  # not an overflow: an input was inf or nan already (set on .data by hand)
+    kind = kind_for(*(v.data for v in parents)) if cause is None else kind_of(cause)
     return kind(f"{prim.name}: {prim.describe([v.data for v in parents])} {what}{domain} [input: {given}]")
 
 
