@@ -94,7 +94,7 @@ def _reference(module, title: str, intro: str) -> str:
         else:
             kind = "autoclass" if inspect.isclass(obj) else "autofunction"
             target = f"{module.__name__}.{name}"
-        lines += [f".. {kind}:: {target}", *(["   :no-index:"] if kind == "automodule" and False else []), ""]
+        lines += [f".. {kind}:: {target}", ""]
     return "\n".join(lines)
 
 

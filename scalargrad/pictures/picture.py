@@ -98,6 +98,8 @@ class Picture:
 
 #: A click on a fitted picture shows it at full size (scroll to pan); another click fits it again.
 _ZOOM = "this.style.maxWidth = this.style.maxWidth === 'none' ? '100%' : 'none'"
+#: A fitted picture's own style: the container's width at most, its proportions kept.
+_FIT = "max-width: 100%; height: auto; cursor: zoom-in"
 
 
 def fitted(svg: str) -> str:
@@ -106,7 +108,7 @@ def fitted(svg: str) -> str:
     the click does nothing and the picture still fits."""
     start = svg.index("<svg")
     tag_end = svg.index(">", start)
-    opened = svg[start:tag_end] + f' style="max-width: 100%; height: auto; cursor: zoom-in" onclick="{_ZOOM}"'
+    opened = svg[start:tag_end] + f' style="{_FIT}" onclick="{_ZOOM}"'
     return f'<div class="scalargrad-picture" style="overflow: auto">{opened}{svg[tag_end:]}</div>'
 
 
@@ -125,8 +127,8 @@ const box = document.getElementById({script_json(box)});
 try {{
   const viz = await (await import({script_json(viz_url)})).instance();
   const svg = viz.renderSVGElement({script_json(source)});
-  Object.assign(svg.style, {{ maxWidth: "100%", height: "auto", cursor: "zoom-in" }});
-  svg.addEventListener("click", () => {{ svg.style.maxWidth = svg.style.maxWidth === "none" ? "100%" : "none"; }});
+  svg.setAttribute("style", {script_json(_FIT)});  // as fitted() writes it
+  svg.setAttribute("onclick", {script_json(_ZOOM)});
   box.appendChild(svg);
 }} catch (error) {{
   box.textContent = "(could not draw the graph: " + error + ")";
