@@ -1,3 +1,4 @@
+import contextlib
 import gc
 import os
 import sys
@@ -42,28 +43,34 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture
-def browser_page(tmp_path):
-    """A page of headless Chromium with an empty profile, closed at the end whatever happens.
-
-    For tests marked ``browser`` (``uv run --group browser pytest -m browser``); skipped
-    without the browser dependency group or without /usr/bin/chromium.
-    """
+@contextlib.contextmanager
+def chromium_page(profile: Path, **context_options):
+    """A page of headless Chromium with the empty profile folder ``profile``, closed at the end
+    whatever happens; ``context_options`` go to Playwright's context (``service_workers="block"``).
+    Skips the test without the browser dependency group or without /usr/bin/chromium."""
     playwright = pytest.importorskip("playwright.sync_api", reason="the browser dependency group is not installed")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    profile = tmp_path / "chromium-profile"
     profile.mkdir()
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, viewport={"width": 1400, "height": 1800}
-        )
+            str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+            viewport={"width": 1400, "height": 1800}, **context_options,
+        )  # fmt: skip
         try:
             page = browser.pages[0] if browser.pages else browser.new_page()
             page.set_default_timeout(60_000)
             yield page
         finally:
             browser.close()
+
+
+@pytest.fixture
+def browser_page(tmp_path):
+    """A page of headless Chromium (see ``chromium_page``), for tests marked ``browser``
+    (``uv run --group browser pytest -m browser``)."""
+    with chromium_page(tmp_path / "chromium-profile") as page:
+        yield page
 
 
 @pytest.fixture(params=["machine fonts", "no fonts"])

@@ -140,24 +140,12 @@ HIDE_JSPI = "delete WebAssembly.Suspending; delete WebAssembly.promising;\n"
 
 @pytest.fixture
 def page_without_jspi(tmp_path):
-    """A page of headless Chromium as a browser without JSPI: no service worker (it would fetch the
-    scripts past the page's routes), and every script served with HIDE_JSPI first."""
-    from conftest import CHROMIUM, CHROMIUM_ARGS
+    """A page of headless Chromium with no service worker (it would fetch the scripts past the
+    page's routes, which serve every script with HIDE_JSPI first)."""
+    from conftest import chromium_page
 
-    playwright = pytest.importorskip("playwright.sync_api", reason="the browser dependency group is not installed")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    with playwright.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-            viewport={"width": 1400, "height": 1800}, service_workers="block",
-        )  # fmt: skip
-        try:
-            page = context.pages[0] if context.pages else context.new_page()
-            page.set_default_timeout(60_000)
-            yield page
-        finally:
-            context.close()
+    with chromium_page(tmp_path / "profile", service_workers="block") as page:
+        yield page
 
 
 def test_graphs_draw_in_a_browser_without_jspi(site, page_without_jspi):
