@@ -301,3 +301,14 @@ def test_a_manual_backward_step_that_overflows_is_an_overflow_and_one_from_inf_i
     with pytest.raises(NonFiniteError) as caught:
         u._backward()
     assert type(caught.value) is NonFiniteError and a.grad == 0.0
+
+
+def test_a_compiled_backward_whose_sum_with_grad_overflows_changes_nothing():
+    x, w, program = _neuron()
+    w.grad = 1.7e308
+    before = w.grad
+    program.backward(np.array([1.0, 2.0]))  # adds a small gradient: fine
+    w.grad = 1.7e308
+    with pytest.raises(Overflow, match=r"backpropagation: the gradient of the parameter w \(.*\) would be inf"):
+        program.accumulate([1e308])
+    assert w.grad == before

@@ -255,3 +255,11 @@ def test_a_chart_shows_its_size_not_a_memory_address():
 
     chart = plane_chart([[0.0, 0.0], [1.0, 1.0]], [0, 1], title="two points", width=200, height=100)
     assert repr(chart) == "<Chart 200×100 SVG; .save('chart.svg')>"  # saved notebooks stay the same run to run
+
+
+def test_a_line_chart_gives_up_to_six_curves_colours_of_their_own():
+    from nn.ui.charts import line_chart
+
+    svg = line_chart({f"curve {k}": [1.0, 2.0, 3.0] for k in range(6)}).svg
+    colours = re.findall(r'<polyline class="curve" fill="none" stroke="([^"]+)"', svg)
+    assert len(colours) == 6 and len(set(colours)) == 6

@@ -16,7 +16,7 @@ from scalargrad.files import require_folder, write_atomically
 #: Colours of the classes (blue, red) and of a probability field from 0 (blue) over ½ (white) to 1 (red).
 CLASS_COLOURS = ("#2166ac", "#b2182b")
 FIELD_STOPS = ((0.0, (33, 102, 172)), (0.5, (247, 247, 247)), (1.0, (178, 24, 43)))
-CURVE_COLOURS = ("#b2182b", "#2166ac", "#1b7837", "#762a83")
+CURVE_COLOURS = ("#b2182b", "#2166ac", "#1b7837", "#762a83", "#e08214", "#000000")  # six apart before one repeats
 MARGIN = {"left": 52, "right": 12, "top": 26, "bottom": 36}
 FONT = 'font-family="Helvetica,Arial,sans-serif"'
 
