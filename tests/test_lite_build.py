@@ -166,7 +166,7 @@ def test_the_default_site_stays_offline_and_without_05_and_06(npm_lock):
     assert lock["packages"][lite.PROJECT]["depends"] == ["graphviz", "tqdm"]
     assert lite.kernel_settings() == {"disablePyPIFallback": True, "loadPyodideOptions": {"packages": lite.PRELOAD}}
     stems = [nb.stem for nb in lite.site_notebooks()]
-    assert len(stems) == 8 and stems[0].startswith("01") and stems[-1].startswith("10")
+    assert len(stems) == 9 and stems[0].startswith("01") and stems[-1].startswith("11")
     assert not {"05_compile", "06_lecture_labs"} & set(stems)
 
 
