@@ -50,16 +50,18 @@ def eager(build, params, samples):
     return results
 
 
-def check_against_eager(build, n_inputs, params, samples, set_to=None):
+def check_against_eager(build, n_inputs, params, samples, set_to=None, grouping="auto"):
     """Compile build(placeholders, params) and compare it with eager, sample by sample (floats)
     and as one batch (arrays). ``set_to``: the parameters' data after compiling (any floats,
-    inf and nan included, as an optimizer or a careless script may leave them)."""
+    inf and nan included, as an optimizer or a careless script may leave them). ``grouping``:
+    how batches run (the program's :attr:`grouping`)."""
     placeholders = [Value(0.37 + 0.11 * i, f"x{i}") for i in range(n_inputs)]
     try:
         traced = build(placeholders, params)
     except NonFiniteError:  # this graph cannot be built at all with these parameters
         assume(False)
     program = sg.compile(traced, placeholders)
+    program.grouping = grouping
     for p, w in zip(params, set_to or ()):
         p.data = w
     start = [p.grad for p in params]
@@ -177,6 +179,8 @@ def build_from(recipe, constant, leaves=4):
 def test_generated_programs_match_eager(recipe, samples, weights, constant):
     params = [Value(w, f"w{i}") for i, w in enumerate(weights)]
     check_against_eager(build_from(recipe, constant), 2, params, samples)
+    params = [Value(w, f"w{i}") for i, w in enumerate(weights)]
+    check_against_eager(build_from(recipe, constant), 2, params, samples, grouping=True)
 
 
 PARAMETER_VALUES = NUMBERS | st.sampled_from([math.inf, -math.inf, math.nan, 1e308, -1e308, 5e-324, 1e154])
@@ -193,8 +197,9 @@ PARAMETER_VALUES = NUMBERS | st.sampled_from([math.inf, -math.inf, math.nan, 1e3
 def test_generated_programs_match_eager_for_any_parameter_values(recipe, samples, traced, weights, constant):
     """Compiled with some parameter values, run with others (inf, nan, the largest and smallest
     floats): every call gives eager's numbers, or eager's error for the first failing sample."""
-    params = [Value(w, f"w{i}") for i, w in enumerate(traced)]
-    check_against_eager(build_from(recipe, constant), 2, params, samples, set_to=weights)
+    for grouping in ("auto", True):
+        params = [Value(w, f"w{i}") for i, w in enumerate(traced)]
+        check_against_eager(build_from(recipe, constant), 2, params, samples, set_to=weights, grouping=grouping)
 
 
 @pytest.mark.parametrize("prim", [*P.TABLE, P.power(2.0), P.power(3.0), P.power(0.5), P.power(-1.0), P.power(0.0), P.power(1.0)],
