@@ -209,10 +209,11 @@ def add_to_grads(gradients: dict, name: Callable) -> None:
     (NonFiniteError naming the first node whose sum would not be finite, as ``name(node)``)."""
     with _writing:
         new = {node: node.grad + g for node, g in gradients.items()}
-        for node, total in new.items():
-            if not isfinite(total):
-                raise kind_for(node.grad)(f"backpropagation: the gradient of {name(node)} would be {total!r}, "
-                                          "not a finite number; no .grad was changed")
+        if not isfinite(sum(new.values())):  # inf and nan carry through a sum: look for them only then
+            for node, total in new.items():
+                if not isfinite(total):
+                    raise kind_for(node.grad)(f"backpropagation: the gradient of {name(node)} would be {total!r}, "
+                                              "not a finite number; no .grad was changed")
         for node, total in new.items():
             node.grad = total
 

@@ -91,7 +91,7 @@ def _require_finite_arrays(*arrays) -> None:
 def grouped_namespace(constants: dict) -> dict:
     """What a grouped program's code calls: the table's numpy functions and the array builders."""
     np = _numpy()
-    return {**numpy_namespace(), "array": np.array, "zeros": np.zeros, "full": np.full,
+    return {**numpy_namespace(), "array": np.array, "zeros": np.zeros, "full": np.full, "maximum": np.maximum,
             "concatenate": np.concatenate, "add": np.add, "finite_arrays": _require_finite_arrays, **constants}
 
 
@@ -401,6 +401,8 @@ class Program:
     def _parameter_values(self) -> list:
         """Each parameter's ``.data``, read now; TypeError naming a parameter whose data is not a number."""
         values = [p.data for p in self.parameters]
+        if set(map(type, values)) <= {float}:  # the usual case, checked at C speed
+            return values
         for p, x in zip(self.parameters, values):
             if not is_real(x):
                 raise TypeError(f"the parameter {self._names[p]} ({p!r}) has data {type(x).__name__} {x!r}, "
@@ -408,6 +410,8 @@ class Program:
         return values
 
     def _check_sums(self, gradients, how: str) -> None:
+        if math.isfinite(sum(gradients)):  # inf and nan carry through a sum (which may also overflow)
+            return
         for p, g in zip(self.parameters, gradients):
             if not math.isfinite(g):
                 raise Overflow(f"backpropagation: the gradient of the parameter {self._names[p]} ({p!r}) {how} "
@@ -517,7 +521,8 @@ class Program:
         np = _numpy()
         function = self._function(batch=True, gradients=gradients)
         columns = [np.full(n, c) if isinstance(c, float) else c for c in columns]  # numbers broadcast
-        args = (n, seed, *columns, *map(np.float64, params))
+        # The per-node program computes on numpy scalars (numpy's errors); a grouped one takes floats into S.
+        args = (n, seed, *columns, *(params if self.grouped else map(np.float64, params)))
         k = len(self.inputs)
         finite = lambda arrays: all(np.isfinite(a).all() for a in arrays)  # noqa: E731
         try:
@@ -541,7 +546,7 @@ class Program:
                                      "own program does not (numpy's and math's functions differ at the edge)") from None
             self._refuse_scaled(grads[:k], seed, lambda g: finite([g]))
         grads = tuple(g.copy() if any(g is h for h in grads[:i]) else g for i, g in enumerate(grads[:k])) + tuple(
-            float(g) for g in grads[k:])
+            map(float, grads[k:]))
         return Run(out, tuple(watched), grads[:k], grads[k:])
 
     def _replay(self, values, gradients, sample) -> None:
