@@ -46,8 +46,57 @@ def _rare_fma(a: float, b: float, c: float) -> float:
         return math.inf if exact > 0 else -math.inf
 
 
-fma = getattr(math, "fma", _fma)
-"""a·b + c with one rounding (IEEE 754 fusedMultiplyAdd)."""
+_scalar_fma = getattr(math, "fma", _fma)
+
+
+def fma(a, b, c):
+    """a·b + c with one rounding (IEEE 754 fusedMultiplyAdd): on floats, or on numpy arrays
+    (any of the three; see :func:`fma_arrays`)."""
+    if hasattr(a, "shape") or hasattr(b, "shape") or hasattr(c, "shape"):
+        return fma_arrays(a, b, c)
+    return _scalar_fma(a, b, c)
+
+
+def fma_arrays(a, b, c):
+    """``fma`` on numpy arrays, element by element, with numpy's own operations.
+
+    Dekker's product gives a·b = p + e exactly; two error-free sums turn c + p + e into
+    r + w + v exactly, where r is c + p + e rounded once in the usual case. r is the correctly
+    rounded result whenever |w + v| is clearly below half the spacing of doubles at r (and r is
+    not a power of two, where the spacing below is half the spacing above): then no other double
+    is nearer. The few elements where that is not certain (near a tie, at a power of two, at the
+    ends of the range) are computed one by one with the exact scalar ``fma``. For an optimizer's
+    step over 100 parameters this is about 25 numpy operations instead of 100 scalar calls."""
+    import numpy as np
+
+    a, b, c = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64) for x in (a, b, c)))
+    with np.errstate(all="ignore"):
+        p = a * b
+        t = _SPLIT * a
+        a_hi = t - (t - a)
+        a_lo = a - a_hi
+        t = _SPLIT * b
+        b_hi = t - (t - b)
+        b_lo = b - b_hi
+        e = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo  # a·b = p + e
+        s, t = _two_sum(c, p)  # c + p = s + t
+        u, v = _two_sum(t, e)  # t + e = u + v
+        r, w = _two_sum(s, u)  # s + u = r + w, so c + a·b = r + w + v
+        abs_r = np.abs(r)
+        certain = ((np.abs(w + v) < 0.4995 * np.spacing(abs_r)) & (np.abs(np.frexp(r)[0]) != 0.5)
+                   & (abs_r > _SMALL) & (abs_r < _BIG) & (np.abs(p) > _SMALL)
+                   & (np.abs(a) < _BIG) & (np.abs(b) < _BIG) & (np.abs(c) < _BIG))
+    out = np.array(r)
+    for i in np.flatnonzero(~certain):
+        out.flat[i] = _scalar_fma(float(a.flat[i]), float(b.flat[i]), float(c.flat[i]))
+    return float(out) if out.ndim == 0 else out
+
+
+def _two_sum(x, y):
+    """(x + y rounded, its rounding error): x + y = s + err exactly (Knuth)."""
+    s = x + y
+    z = s - x
+    return s, (x - (s - z)) + (y - z)
 
 
 def lerp(start: float, end: float, weight: float) -> float:

@@ -238,3 +238,28 @@ def test_the_lectures_weight_decay_line_runs_as_in_pytorch(torch):
     ours_w = [w.data for row in net[0].weight for w in row] + [b.data for b in net[0].bias]
     theirs_w = twin[0].weight.detach().flatten().tolist() + twin[0].bias.detach().tolist()
     assert ours_w == pytest.approx(theirs_w, rel=1e-13, abs=1e-15)
+
+
+@pytest.mark.parametrize("name, kwargs", CONFIGS, ids=IDS)
+def test_many_parameters_stepped_together_take_the_one_at_a_time_steps_bit_for_bit(monkeypatch, name, kwargs):
+    """From TOGETHER_FROM parameters a group's step runs as numpy arrays (nn.rounding.fma_arrays):
+    the same numbers as one parameter at a time (the steps checked against PyTorch above), bit
+    for bit, with zero, ordinary, tiny and huge gradients."""
+    x0, grads = problem(7, size=200, steps=6)
+    together = ours(name, kwargs, x0, grads)
+    monkeypatch.setattr(nn.optim, "TOGETHER_FROM", 10**9)
+    one_at_a_time = ours(name, kwargs, x0, grads)
+    assert _as_hex(together) == _as_hex(one_at_a_time)
+
+
+def test_a_step_together_that_overflows_is_refused_by_name_and_changes_nothing():
+    from scalargrad import NonFiniteError, Value
+
+    params = [Value(1.0, f"w{i}") for i in range(40)]
+    opt = nn.optim.SGD(params, lr=1e300)
+    for p in params:
+        p.grad = 1.0
+    params[17].grad = -1e10
+    with pytest.raises(NonFiniteError, match=r"parameter 17 \(w17\) would become inf"):
+        opt.step()
+    assert [p.data for p in params] == [1.0] * 40 and opt.steps == 0

@@ -411,6 +411,8 @@ class GroupedPlan:
             if kind == "c":
                 continue
             local = P.substitute(_array_rule(rule), mapping)
+            if _is_mask(rule):  # a 0/1 slope: the gradient times the mask itself (True is 1.0, False 0.0)
+                local = local[len("1.0 * "):]
             term = f"d{name}" if local == "1.0" else f"d{name} * {_paren(local)}"
             column = [v.parents[j] for v in group.nodes]
             if kind == "b":
@@ -446,6 +448,13 @@ def _array_rule(rule: str) -> str:
             return node
 
     return ast.unparse(Rewrite().visit(tree))
+
+
+def _is_mask(rule: str) -> bool:
+    """Whether the whole rule is ``where(cond, 1.0, 0.0)`` (so ``_array_rule`` wrote ``1.0 * (cond)``)."""
+    body = ast.parse(rule, mode="eval").body
+    return (isinstance(body, ast.Call) and isinstance(body.func, ast.Name) and body.func.id == "where"
+            and _array_rule(rule).startswith("1.0 * ("))
 
 
 def _product(a: str, b: str, inner: int) -> str:
