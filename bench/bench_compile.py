@@ -19,6 +19,8 @@ Workloads, all timed with CPU time (time.process_time: the machine may be shared
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import random
 import resource
 import subprocess
@@ -122,24 +124,93 @@ def torch_lab_step(model, xs, ys):
 
 
 def compiled_moons_step(model, X, y, lr: float = 0.05, alpha: float = 1e-4):
-    """bench.training_step through a compiled per-sample hinge loss (the L2 term added by hand)."""
+    """bench.training_step through a compiled per-sample hinge loss; the L2 term as SGD's weight
+    decay (its gradient 2α·p, PyTorch's way of writing it), the reported loss with α·Σp²."""
     x0, x1, t = Value(0.0, "x0"), Value(0.0, "x1"), Value(1.0, "y")
     program = scalargrad.compile((1 + -t * model([x0, x1])).relu(), [x0, x1, t])
     columns = [np.array([row[0] for row in X]), np.array([row[1] for row in X]), np.array(y, dtype=float)]
     params = model.parameters()
+    optimizer = nn.SGD(params, lr=lr, weight_decay=2 * alpha)
 
     def step():
-        for p in params:
-            p.grad = 0.0
+        optimizer.zero_grad()
         losses = program.backward(*columns, seed=1.0 / len(X))
-        total = losses.mean() + alpha * sum(p.data * p.data for p in params)
-        for p in params:
-            p.grad += alpha * (p.data + p.data)
-        for p in params:
-            p.data -= lr * p.grad
+        total = losses.mean() + alpha * math.fsum(p.data * p.data for p in params)
+        optimizer.step()
         return total
 
+    return step, program
+
+
+def torch_moons_step(X, y, lr: float = 0.05, alpha: float = 1e-4):
+    """micrograd's demo step in PyTorch (float64, one thread), from the same starting weights."""
+    torch.set_num_threads(1)
+    start = bench.GenericMLP(Value, 2, [16, 16, 1])
+    layers = [torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1)]
+    net = torch.nn.Sequential(*layers).double()
+    with torch.no_grad():
+        for layer, neurons in zip(layers[::2], start.layers):
+            layer.weight.copy_(torch.tensor([[w.data for w in ws] for ws, _, _ in neurons], dtype=torch.float64))
+            layer.bias.copy_(torch.tensor([b.data for _, b, _ in neurons], dtype=torch.float64))
+    inputs = torch.tensor(X, dtype=torch.float64)
+    labels = torch.tensor(y, dtype=torch.float64).reshape(-1, 1)
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr)
+
+    def step():
+        optimizer.zero_grad()
+        total = torch.relu(1 - labels * net(inputs)).mean() + alpha * sum((p * p).sum() for p in net.parameters())
+        total.backward()
+        optimizer.step()
+        return total.item()
+
     return step
+
+
+def jax_steps(xs, ys, X, y):
+    """The lab step and the moons step as jax.jit functions (float64, CPU), from the same weights."""
+    import jax
+    import jax.numpy as jnp
+
+    def mlp(params, x, relu_last=False):
+        for k, (w, b) in enumerate(params):
+            x = x @ w.T + b
+            if k < len(params) - 1:
+                x = jax.nn.relu(x)
+        return x
+
+    def lab_loss(params, x, t):
+        return jnp.abs(mlp(params, x) - t).mean()
+
+    def moons_loss(params, x, t, alpha=1e-4):
+        data = jax.nn.relu(1 - t * mlp(params, x)).mean()
+        return data + alpha * sum((w * w).sum() + (b * b).sum() for w, b in params)
+
+    def sgd(loss, lr):
+        @jax.jit
+        def step(params, x, t):
+            value, grads = jax.value_and_grad(loss)(params, x, t)
+            return [(w - lr * gw, b - lr * gb) for (w, b), (gw, gb) in zip(params, grads)], value
+        return step
+
+    model = lab_model()
+    lab_params = [(jnp.array([[w.data for w in row] for row in m.weight]), jnp.array([b.data for b in m.bias]))
+                  for m in (model[0], model[2], model[4])]
+    start = bench.GenericMLP(Value, 2, [16, 16, 1])
+    moons_params = [(jnp.array([[w.data for w in ws] for ws, _, _ in neurons]), jnp.array([b.data for _, b, _ in neurons]))
+                    for neurons in start.layers]
+
+    def runner(step, params, x, t):
+        state = {"params": params}
+
+        def run():
+            state["params"], value = step(state["params"], x, t)
+            return float(value.block_until_ready())
+
+        return run
+
+    lab = runner(sgd(lab_loss, 0.001), lab_params, jnp.array(xs).reshape(-1, 1), jnp.array(ys).reshape(-1, 1))
+    moons = runner(sgd(moons_loss, 0.05), moons_params, jnp.array(X), jnp.array(y, dtype=jnp.float64).reshape(-1, 1))
+    return lab, moons
 
 
 def _peak_megabytes() -> float:
@@ -174,6 +245,41 @@ def big_graph(sizes: list[int]) -> None:
           f"(+{after_first - after_compile:.0f} MB more: the batch code is generated then); later backward {later:.3f} s")
 
 
+def _import_peers():
+    """PyTorch and JAX, each on one thread in float64, where installed (both optional)."""
+    global torch
+    try:
+        import torch
+    except ImportError:
+        pass
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    try:
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+        jax.config.update("jax_platforms", "cpu")
+        return jax
+    except ImportError:
+        return None
+
+
+def _per_node(step_and_program):
+    """The same compiled step with the per-node program (grouping off)."""
+    step, program = step_and_program
+    program.grouping = False
+    return step
+
+
+def _table(title: str, times: dict, losses: dict) -> None:
+    print(f"\n{title}")
+    reference = times.get("pytorch")
+    for name, t in times.items():
+        gap = max(abs(a - b) / abs(b) for a, b in zip(losses[name], losses["eager"]))
+        print(f"  {name:<10} {t * 1e3:9.3f} ms   {times['eager'] / t:7.1f}x eager"
+              + (f"   {t / reference:5.2f}x PyTorch's time" if reference else "")
+              + f"   (loss gap to eager {gap:.0e})")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats; the lab over 500 epochs")
@@ -183,53 +289,56 @@ def main(argv=None) -> None:
         big_graph([int(k) for k in args.big.split(",")])
         return
     repeats = 3 if args.quick else 7
-    global torch
-    try:
-        import torch
-    except ImportError:
-        pass
+    jax = _import_peers()
     print(f"Python {sys.version.split()[0]}, numpy {np.__version__}, "
-          f"PyTorch {torch.__version__ if torch else 'not installed'}; best of {repeats}, CPU time\n")
+          f"PyTorch {torch.__version__ if torch else 'not installed'}, JAX {jax.__version__ if jax else 'not installed'}; "
+          f"best of {repeats}, CPU time\n")
 
     xs, ys = lab_data()
-    compiled_step, program = compiled_lab_step(lab_model(), xs, ys)
-    steps = {"compiled": compiled_step, "eager": eager_lab_step(lab_model(), xs, ys)}
-    if torch is not None:
-        steps["pytorch"] = torch_lab_step(lab_model(), xs, ys)
-    losses = {name: [step() for _ in range(3)] for name, step in steps.items()}  # same weights: same losses
-    for name, values in losses.items():
-        gap = max(abs(a - b) / abs(b) for a, b in zip(values, losses["eager"]))
-        print(f"  {name:<9} losses of 3 steps {', '.join(f'{v:.10g}' for v in values)}  (relative gap to eager {gap:.1e})")
-    times = {name: best_time(step, 2 if name == "eager" else repeats, 1 if name == "eager" else 50)
-             for name, step in steps.items()}
-    print(f"\nlecture 003 step ({len(program._nodes)} nodes per sample, 1,000 samples):")
-    for name, t in times.items():
-        print(f"  {name:<9} {t * 1e3:9.3f} ms   {times['eager'] / t:7.1f}x eager"
-              + (f"   {t / times['pytorch']:5.2f}x PyTorch's time" if "pytorch" in times else ""))
-
-    epochs = 500 if args.quick else 5000
-    model = lab_model()
-    t0 = time.process_time()
-    history = nn.fit(model, [[x] for x in xs], ys, "l1", nn.SGD(model.parameters(), lr=0.001), epochs=epochs,
-                     progress=False, compile=True)
-    print(f"  the whole lab, {epochs:,} epochs through nn.fit(compile=True): {time.process_time() - t0:.2f} s "
-          f"(loss {history['loss'][0]:.1f} -> {history['loss'][-1]:.2f})")
-
     X, y = bench.moons()
-    steps = {"compiled": compiled_moons_step(bench.GenericMLP(Value, 2, [16, 16, 1]), X, y)}
+    grouped_step, program = compiled_lab_step(lab_model(), xs, ys)
+    lab = {"grouped": grouped_step, "per-node": _per_node(compiled_lab_step(lab_model(), xs, ys)),
+           "eager": eager_lab_step(lab_model(), xs, ys)}
+    moons_step, moons_program = compiled_moons_step(bench.GenericMLP(Value, 2, [16, 16, 1]), X, y)
     eager_model = bench.GenericMLP(Value, 2, [16, 16, 1])
-    steps["eager"] = lambda: bench.training_step(Value, eager_model, X, y).data
+    moons = {"grouped": moons_step, "per-node": _per_node(compiled_moons_step(bench.GenericMLP(Value, 2, [16, 16, 1]), X, y)),
+             "eager": lambda: bench.training_step(Value, eager_model, X, y).data}
     if bench.micrograd_engine is not None:
         theirs = bench.GenericMLP(bench.micrograd_engine.Value, 2, [16, 16, 1])
-        steps["micrograd"] = lambda: bench.training_step(bench.micrograd_engine.Value, theirs, X, y).data
-    losses = {name: [step() for _ in range(3)] for name, step in steps.items()}
-    times = {name: best_time(step, repeats, 100 if name == "compiled" else 4) for name, step in steps.items()}
-    print("\nmicrograd's demo step (MLP(2, [16, 16, 1]), 100 moons, hinge + L2, SGD):")
-    for name, t in times.items():
-        gap = max(abs(a - b) / abs(b) for a, b in zip(losses[name], losses["eager"]))
-        print(f"  {name:<9} {t * 1e3:9.3f} ms   {times['eager'] / t:7.1f}x eager"
-              + (f"   {times['micrograd'] / t:7.1f}x micrograd" if "micrograd" in times else "")
-              + f"   (loss gap to eager {gap:.1e})")
+        moons["micrograd"] = lambda: bench.training_step(bench.micrograd_engine.Value, theirs, X, y).data
+    if torch is not None:
+        lab["pytorch"] = torch_lab_step(lab_model(), xs, ys)
+        moons["pytorch"] = torch_moons_step(X, y)
+    if jax is not None:
+        lab["jax jit"], moons["jax jit"] = jax_steps(xs, ys, X, y)
+    for title, steps, block in [
+        (f"lecture 003 step ({len(program._nodes)} nodes per sample, 1,000 samples):", lab, 50),
+        (f"micrograd's demo step (MLP(2, [16, 16, 1]), {len(moons_program._nodes)} nodes per sample, 100 moons, "
+         "hinge + L2, SGD):", moons, 100),
+    ]:
+        losses = {name: [step() for _ in range(3)] for name, step in steps.items()}  # same weights: same losses
+        slow = ("eager", "micrograd")
+        times = {name: best_time(step, 2 if name in slow else repeats, 2 if name in slow else block)
+                 for name, step in steps.items()}
+        _table(title, times, losses)
+
+    epochs = 500 if args.quick else 5000
+    print(f"\nthe whole lab, {epochs:,} epochs through nn.fit(compile=True):")
+    for grouping in ("auto", False):
+        scalargrad.Program.grouping = grouping
+        model = lab_model()
+        t0 = time.process_time()
+        history = nn.fit(model, [[x] for x in xs], ys, "l1", nn.SGD(model.parameters(), lr=0.001), epochs=epochs,
+                         progress=False, compile=True)
+        print(f"  {'grouped' if grouping else 'per-node':<10} {time.process_time() - t0:6.2f} s "
+              f"(loss {history['loss'][0]:.1f} -> {history['loss'][-1]:.2f})")
+    scalargrad.Program.grouping = "auto"
+    if torch is not None:
+        step = torch_lab_step(lab_model(), xs, ys)
+        t0 = time.process_time()
+        for _ in range(epochs):
+            last = step()
+        print(f"  {'pytorch':<10} {time.process_time() - t0:6.2f} s (loss -> {last:.2f})")
 
     sizes = "64,64,1" if args.quick else "128,128,128,1"
     subprocess.run([sys.executable, __file__, "--big", sizes], check=True)  # a fresh process: its own peak

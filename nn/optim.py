@@ -215,18 +215,17 @@ class Optimizer:
             return None
         np = _np
         data, grads = [p.data for p in params], [p.grad for p in params]
-        first = states[0]
-        if not set(map(type, data)) | set(map(type, grads)) <= {float} or any(
-                (s is None) != (first is None) for s in states):
+        fresh = states.count(None)
+        if not set(map(type, data)) | set(map(type, grads)) <= {float} or 0 < fresh < len(states):
             return None
-        state = None if first is None else tuple(np.array(column) for column in zip(*states))
+        state = None if fresh else tuple(np.array(column) for column in zip(*states))
+        n = len(params)
         with np.errstate(all="ignore"):
             new, new_state = self._update(np.array(data), np.array(grads), state, t, options)
-            new = np.broadcast_to(new, len(params))
-            new_state = [np.broadcast_to(s, len(params)) for s in new_state]
+            new_state = [s if getattr(s, "shape", None) == (n,) else np.broadcast_to(s, n) for s in new_state]
             if not (np.isfinite(new).all() and all(np.isfinite(s).all() for s in new_state)):
                 return None
-        return list(zip(new.tolist(), zip(*(s.tolist() for s in new_state)) if new_state else [()] * len(params)))
+        return list(zip(new.tolist(), zip(*(s.tolist() for s in new_state)) if new_state else [()] * n))
 
     def _refuse(self, i: int, data: float, state: tuple) -> None:
         """Raise NonFiniteError for parameter ``i``, naming the first number that is not finite."""

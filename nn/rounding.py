@@ -69,7 +69,7 @@ def fma_arrays(a, b, c):
     step over 100 parameters this is about 25 numpy operations instead of 100 scalar calls."""
     import numpy as np
 
-    a, b, c = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64) for x in (a, b, c)))
+    a, b, c = (x if type(x) is float else np.asarray(x, dtype=np.float64) for x in (a, b, c))
     with np.errstate(all="ignore"):
         p = a * b
         t = _SPLIT * a
@@ -87,8 +87,11 @@ def fma_arrays(a, b, c):
                    & (abs_r > _SMALL) & (abs_r < _BIG) & (np.abs(p) > _SMALL)
                    & (np.abs(a) < _BIG) & (np.abs(b) < _BIG) & (np.abs(c) < _BIG))
     out = np.array(r)
-    for i in np.flatnonzero(~certain):
-        out.flat[i] = _scalar_fma(float(a.flat[i]), float(b.flat[i]), float(c.flat[i]))
+    uncertain = np.flatnonzero(~certain)
+    if len(uncertain):
+        a, b, c = np.broadcast_arrays(a, b, c)
+        for i in uncertain:
+            out.flat[i] = _scalar_fma(float(a.flat[i]), float(b.flat[i]), float(c.flat[i]))
     return float(out) if out.ndim == 0 else out
 
 

@@ -513,9 +513,21 @@ def test_the_benchmark_steps_compute_what_eager_does():
     X, y = bench_compile.bench.moons(20)
     ours = bench_compile.bench.GenericMLP(Value, 2, [4, 4, 1])
     eager_model = bench_compile.bench.GenericMLP(Value, 2, [4, 4, 1])
-    step = bench_compile.compiled_moons_step(ours, X, y)
+    step, _ = bench_compile.compiled_moons_step(ours, X, y)
     close([step() for _ in range(3)], [bench_compile.bench.training_step(Value, eager_model, X, y).data for _ in range(3)],
           rel=1e-12)
+    if importlib.util.find_spec("torch") is not None:  # PyTorch's steps start from the same weights
+        import torch
+
+        bench_compile.torch = torch
+        eager_lab = bench_compile.eager_lab_step(bench_compile.lab_model(), xs, ys)
+        torch_lab = bench_compile.torch_lab_step(bench_compile.lab_model(), xs, ys)
+        close([torch_lab() for _ in range(3)], [eager_lab() for _ in range(3)], rel=1e-12)
+        X, y = bench_compile.bench.moons()
+        eager_model = bench_compile.bench.GenericMLP(Value, 2, [16, 16, 1])
+        torch_moons = bench_compile.torch_moons_step(X, y)
+        close([torch_moons() for _ in range(3)],
+              [bench_compile.bench.training_step(Value, eager_model, X, y).data for _ in range(3)], rel=1e-12)
 
 
 @pytest.mark.parametrize("loss, dropout", [("cross_entropy", True), ("mse", False)])
