@@ -71,8 +71,33 @@ def test_a_layer_is_one_matrix_product(mlp_program):
     assert forward.count(" @ ") == 3 and forward.count("× relu") == 2
     assert ".reshape(8, 3)" in code and "z1 = W1 @ x + b1[:, None]" in code  # the lecture's z = W x + b
     backward = code.split("# backward")[1]
-    assert "dh1 = W2.T @ dz2" in backward and "(dz2 @ h1.T)" in backward  # dA = Wᵀ dz, dW = dz Aᵀ
+    assert "dh1 = W2.T @ dz2" in backward and "dW2 = dz2 @ h1.T" in backward  # dA = Wᵀ dz, dW = dz Aᵀ
     assert len(code.splitlines()) < 60 < len(program.batch_source.splitlines())
+
+
+def test_the_array_view_reads_as_the_lectures_matrix_calculus():
+    x, t = Value(0.0, "x"), Value(0.0, "t")
+    model = nn.Sequential(nn.Linear(1, 10, seed=1), nn.ReLU(), nn.Linear(10, 6, seed=2), nn.ReLU(), nn.Linear(6, 1, seed=3))
+    program = sg.compile(nn.l1(model([x]), [t]), [x, t])  # lecture 003's model and loss
+    view = program.array_view.splitlines()
+    forward = [line.split("#")[0].strip() for line in view[1:8]]
+    assert forward == ["z1 = W1 @ x[0] + b1", "h1 = relu(z1)", "z2 = W2 @ h1 + b2", "h2 = relu(z2)",
+                       "z3 = W3 @ [h2; x[1]] + b3", "m1 = z3 * -1.0", "h3 = max(z3, m1)"]  # |ŷ − t| = max(ŷ − t, t − ŷ)
+    assert view[8].startswith("# backward")
+    assert "dW1 = dz1 @ x[0].T,  db1 = dz1.sum(over samples),  dx[0] += W1.T @ dz1" in view
+    assert "dz2 += dh2 * (where(z2 > 0.0, 1.0, 0.0))" in view  # the table's own rule for relu's slope
+    assert "x" in program.source and "W1 @" not in program.source  # print(program): still node by node
+
+
+def test_a_constant_only_layer_shows_no_weight_gradient():
+    x = Value(0.0, "x")
+    w = Value(0.5, "w")
+    program = sg.compile((x * 2.0 + x * 3.0).tanh() * w, [x])
+    program.grouping = True
+    view = program.array_view
+    assert "of constants" in view and "dW" not in view
+    out, (dx,) = program.grad(np.array([0.1]))
+    close(dx, [0.5 * 5.0 * (1 - np.tanh(0.5) ** 2)])
 
 
 def test_grouped_batches_give_the_per_node_numbers_within_rounding(mlp_program):
@@ -163,3 +188,13 @@ def test_a_refused_batch_in_the_grouped_path_changes_nothing():
     with pytest.raises(NonFiniteError, match="sample 1: "):
         program.backward(np.array([1.0, -5.0, -6.0]))
     assert w.grad == 0.0
+
+
+def test_a_batch_too_large_for_memory_is_refused_before_any_array(monkeypatch, mlp_program):
+    model, xs, program = mlp_program
+    monkeypatch.setattr("scalargrad.engine.compile._physical_memory", lambda: 10**6)  # a 1 MB machine
+    before = [p.grad for p in model.parameters()]
+    with pytest.raises(MemoryError, match=r"a batch of 1,000 samples .* needs about 0.6 MB .* 1.0 MB; run it in smaller batches"):
+        program.backward(*np.zeros((3, 1000)))
+    assert [p.grad for p in model.parameters()] == before
+    program.backward(*np.zeros((3, 10)))  # 10 samples fit

@@ -30,6 +30,7 @@ import itertools
 import keyword
 import linecache
 import math
+import os
 import re
 import unicodedata
 import weakref
@@ -466,15 +467,25 @@ class Program:
         return self._plan() is not None
 
     @property
+    def array_view(self) -> str:
+        """The grouped program in the lecture's matrix notation, one line per group: a layer's
+        sums as ``z1 = W1 @ x + b1``, its activations as ``h1 = relu(z1)``, then the backward
+        pass as ``dW1 = dz1 @ x.T`` (the scalar chain rule of ``print(program)``, for a layer at once)."""
+        if not self._batched.get(self.output):
+            return "# the output does not depend on the inputs: there is nothing to group\n"
+        if not hasattr(self, "_grouped_plan"):
+            self._grouped_plan = GroupedPlan(self)
+        return self._grouped_plan.view()
+
+    @property
     def array_source(self) -> str:
         """The grouped program a batch runs: one line per group of nodes (a layer's sums as
         ``W @ a + b``, its activations as one array operation), forward then backward."""
-        plan = self._plan() if self.grouping is not False else None
-        if plan is None:
-            plan = GroupedPlan(self) if self._batched.get(self.output) else None
-        if plan is None:
+        if not self._batched.get(self.output):
             return "# the output does not depend on the inputs: a batch runs the per-node program\n"
-        return plan.source(gradients=True)
+        if not hasattr(self, "_grouped_plan"):
+            self._grouped_plan = GroupedPlan(self)
+        return self._grouped_plan.source(gradients=True)
 
     def _function(self, batch: bool, gradients: bool):
         """The generated function for floats or arrays, with or without the backward pass (made once)."""
@@ -517,8 +528,21 @@ class Program:
             return result if gradients else (*result, ())
         return (result[0], (), result[1]) if gradients else (result, (), ())
 
+    def _refuse_oversized(self, n: int) -> None:
+        """MemoryError, before any array is made, for a batch whose arrays would need more than
+        half the machine's memory (each node, or each row of a group, holds n values and n gradients)."""
+        plan = self._plan()
+        rows = (len(plan.made) if plan is not None else len(self._nodes)) + len(self.inputs)
+        need = 2 * 8 * n * rows
+        memory = _physical_memory()
+        if memory and need > memory / 2:
+            raise MemoryError(f"a batch of {n:,} samples through this {len(self._nodes):,}-node program needs about "
+                              f"{_bytes(need)} for its arrays, more than half this machine's {_bytes(memory)}; "
+                              "run it in smaller batches")
+
     def _run_batch(self, columns, n, params, gradients, seed) -> Run:
         np = _numpy()
+        self._refuse_oversized(n)
         function = self._function(batch=True, gradients=gradients)
         columns = [np.full(n, c) if isinstance(c, float) else c for c in columns]  # numbers broadcast
         # The per-node program computes on numpy scalars (numpy's errors); a grouped one takes floats into S.
@@ -564,6 +588,18 @@ class Program:
         except NonFiniteError as error:
             raise type(error)(f"{where}{error}") from None
         raise NonFiniteError(f"{where}the compiled program computed a number that is not finite")
+
+
+def _bytes(count: float) -> str:
+    return f"{count / 1e9:.1f} GB" if count >= 1e9 else f"{count / 1e6:.1f} MB"
+
+
+def _physical_memory() -> int:
+    """This machine's memory in bytes, or 0 where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 0
 
 
 def _require_finite(*numbers_) -> None:

@@ -307,6 +307,87 @@ class GroupedPlan:
         lines.append(f"    return {out}, {f'({watched}), ' if p.watched else ''}({''.join(g + ', ' for g in grads)}*dS[:{npar}].tolist())")
         return "\n".join(lines) + "\n"
 
+    # ------------------------------------------------------------ the view for reading
+
+    def view(self) -> str:
+        """The grouped program in the lecture's matrix notation, one line per group: forward
+        (``z1 = W1 @ x + b1``, ``h1 = relu(z1)``), then backward (``dW1 = dz1 @ x.T``)."""
+        p = self.p
+        lines = ["# forward: one line per group of nodes (a layer's sums are z = W @ a + b)"]
+        for group in self.groups:
+            k = len(group.nodes)
+            if group.kind == "linear":
+                bias = any(self.sums[v][1] for v in group.nodes)
+                W = f"W{group.name[1:]}"
+                line = f"{group.name} = {W} @ {self._math_rows(group.operands)}{f' + b{group.name[1:]}' if bias else ''}"
+                m = len(group.operands)
+                fixed = "" if self._weighted(group) else " of constants"
+                note = f"{_count(k, 'sum')} of {_count(m, 'input')}: {W} is {k}×{m}{fixed}"
+            else:
+                args = self._math_args(group)
+                line = f"{group.name} = {_call(group.prim, args)}"
+                note = f"{k} × {group.prim.name}"
+            lines.append(f"{line:<40} # {note}")
+        scalars = len(self.scalars) - len(p.parameters)
+        if scalars:
+            lines.append(f"# and {scalars} node(s) made only from parameters, computed once per batch as numbers")
+        out = self.location.get(p.output)
+        lines.append(f"# backward: d<name> = ∂output/∂<name> for every sample, from d{out[0]}[{out[1]}] = 1")
+        reached = set(p._backward_nodes)
+        for group in reversed(self.groups):
+            if not any(v in reached for v in group.nodes):
+                continue
+            d = f"d{group.name}"
+            if group.kind == "linear":
+                n = group.name[1:]
+                A = self._math_rows(group.operands)
+                parts = [f"dW{n} = {d} @ {A}.T"] if self._weighted(group) else []
+                if any(ref[0] == "s" for v in group.nodes for ref in self.sums[v][1]):
+                    parts.append(f"db{n} = {d}.sum(over samples)")
+                parts.append(f"d{A} += W{n}.T @ {d}")
+                lines.append(",  ".join(parts))
+            else:
+                args = self._math_args(group)
+                mapping = dict(zip(group.prim.inputs, args), out=group.name)
+                for kind, arg, rule in zip(group.slots, args, group.prim.local):
+                    if kind != "c":
+                        local = P.substitute(rule, mapping)
+                        lines.append(f"d{arg} += {d}" + ("" if local == "1.0" else f" * {_paren(local)}")
+                                     + ("   (summed over samples)" if kind == "s" else ""))
+        return "\n".join(lines) + "\n"
+
+    def _weighted(self, group) -> bool:
+        """Whether a linear group's W holds parameters (else only constants: no dW)."""
+        return any(ref[0] == "s" for v in group.nodes for ref, _ in self.sums[v][0])
+
+    def _math_rows(self, nodes) -> str:
+        where = [self.location[v] for v in nodes]
+        sources = list(dict.fromkeys(g for g, _ in where))
+        parts = []
+        for g in sources:
+            rows = [r for h, r in where if h == g]
+            if rows == list(range(self.sizes[g])):
+                parts.append(g)
+            elif len(rows) == 1:
+                parts.append(f"{g}[{rows[0]}]")
+            elif rows == list(range(rows[0], rows[0] + len(rows))):
+                parts.append(f"{g}[{rows[0]}:{rows[0] + len(rows)}]")
+            else:
+                parts.append(f"{g}[{', '.join(map(str, rows))}]")
+        return parts[0] if len(parts) == 1 else f"[{'; '.join(parts)}]"
+
+    def _math_args(self, group) -> list:
+        args = []
+        for j, kind in enumerate(group.slots):
+            column = [v.parents[j] for v in group.nodes]
+            if kind == "b":
+                args.append(self._math_rows(column))
+            elif kind == "c" and len({u.data for u in column}) == 1:
+                args.append(repr(float(column[0].data)))
+            else:
+                args.append("c" if kind == "c" else "p")  # constants, parameters: one number per row
+        return args
+
     def _value(self, v) -> str:
         if v in self.location:
             g, row = self.location[v]
@@ -373,12 +454,13 @@ class GroupedPlan:
         if batch_operands:
             back += [(*step, True) for step in self._scatter(group.operands, _product(f"{W}.T", f"d{name}", k), f"da{name}")]
         if refs:
-            dW = f"(d{name} @ {A}.T).ravel()"
+            back.append((None, False, f"d{W} = d{name} @ {A}.T  # the weights' gradient, summed over the batch"))
+            dW = f"d{W}.ravel()"
             picked = dW if cells == list(range(k * m)) else f"{dW}[{self._constant('I', np.array(cells))}]"
             back.append((None, False, self._add_scalars(refs, picked)))
         if bias_refs:
-            db = f"d{name}.sum(axis=1)"
-            picked = db if bias_rows == list(range(k)) else f"{db}[{self._constant('I', np.array(bias_rows))}]"
+            back.append((None, False, f"d{b} = d{name}.sum(axis=1)"))
+            picked = f"d{b}" if bias_rows == list(range(k)) else f"d{b}[{self._constant('I', np.array(bias_rows))}]"
             back.append((None, False, self._add_scalars(bias_refs, picked)))
         return forward, back
 
@@ -460,6 +542,18 @@ def _is_mask(rule: str) -> bool:
 def _product(a: str, b: str, inner: int) -> str:
     """``a @ b``; with an inner size of 1 an outer product, which broadcasting makes 5x faster than BLAS."""
     return f"{a} * {b}" if inner == 1 else f"{a} @ {b}"
+
+
+def _call(prim, args) -> str:
+    if prim.name in ("+", "*") and len(args) == 2:
+        return f"{args[0]} {prim.name} {args[1]}"
+    if prim.name.startswith("**") and len(args) == 1:  # a power with its exponent in the name: **2
+        return f"{args[0]} ** {prim.name[2:]}"
+    return f"{prim.name}({', '.join(args)})"
+
+
+def _count(k: int, what: str) -> str:
+    return f"{k} {what}{'' if k == 1 else 's'}"
 
 
 def _simple(expr: str) -> bool:
