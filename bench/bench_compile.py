@@ -1,16 +1,18 @@
-"""Compiled programs (scalargrad.compile) against the eager engine, PyTorch and micrograd.
+"""Compiled programs (scalargrad.compile) against the eager engine, micrograd, PyTorch and JAX.
 
-    uv run python bench/bench_compile.py            # full run (about a minute with PyTorch)
-    uv run python bench/bench_compile.py --quick    # fewer repeats, the lab over 500 epochs
+    uv run python bench/bench_compile.py                  # full run (about two minutes with PyTorch)
+    uv run --group peers python bench/bench_compile.py    # with JAX's jit too
+    uv run python bench/bench_compile.py --quick          # fewer repeats, the lab over 500 epochs
 
-Workloads, all timed with CPU time (time.process_time: the machine may be shared):
+Each step runs compiled (the grouped program, and the per-node one), on the eager engine, and
+where installed on micrograd, PyTorch (float64, one thread; `uv pip install torch`) and JAX jit
+(float64, CPU, one thread), from the same weights; the losses of 3 steps are compared with
+eager's. All timed with CPU time (time.process_time: the machine may be shared).
   lab    lecture 003's training step: Sequential(Linear(1,10), ReLU(), Linear(10,6), ReLU(),
          Linear(6,1)), L1 loss over 1,000 points of y = 8x² + 7x + 3 + noise, one SGD step
-         (lr 0.001): the compiled program on the whole batch, the eager engine, and PyTorch
-         in float64 on one thread (if installed: `uv pip install torch`), from the same weights;
-         then the whole lab (5,000 epochs) through nn.fit(compile=True)
+         (lr 0.001); then the whole lab (5,000 epochs) through nn.fit(compile=True), grouped
+         and per node, and PyTorch's loop
   moons  micrograd's demo step (MLP(2, [16, 16, 1]), 100 points, hinge loss + 1e-4·L2, SGD)
-         compiled, against micrograd itself and the eager engine
   big    compiling MLP(2, [128, 128, 128, 1]) (tanh, 100,227 nodes; --quick: MLP(2, [64, 64, 1])),
          its first 1,000-sample backward (which generates the batch code) and a later one, and how
          much each raises the process's peak memory (in a process of its own: VmHWM)

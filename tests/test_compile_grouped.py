@@ -81,10 +81,10 @@ def test_the_array_view_reads_as_the_lectures_matrix_calculus():
     program = sg.compile(nn.l1(model([x]), [t]), [x, t])  # lecture 003's model and loss
     view = program.array_view.splitlines()
     forward = [line.split("#")[0].strip() for line in view[1:8]]
-    assert forward == ["z1 = W1 @ x[0] + b1", "h1 = relu(z1)", "z2 = W2 @ h1 + b2", "h2 = relu(z2)",
-                       "z3 = W3 @ [h2; x[1]] + b3", "m1 = z3 * -1.0", "h3 = max(z3, m1)"]  # |ŷ − t| = max(ŷ − t, t − ŷ)
+    assert forward == ["z1 = W1 @ x + b1", "h1 = relu(z1)", "z2 = W2 @ h1 + b2", "h2 = relu(z2)",
+                       "z3 = W3 @ [h2; t] + b3", "m1 = z3 * -1.0", "h3 = max(z3, m1)"]  # |ŷ − t| = max(ŷ − t, t − ŷ)
     assert view[8].startswith("# backward")
-    assert "dW1 = dz1 @ x[0].T,  db1 = dz1.sum(over samples),  dx[0] += W1.T @ dz1" in view
+    assert "dW1 = dz1 @ x.T,  db1 = dz1.sum(over samples),  dx += W1.T @ dz1" in view
     assert "dz2 += dh2 * (where(z2 > 0.0, 1.0, 0.0))" in view  # the table's own rule for relu's slope
     assert "x" in program.source and "W1 @" not in program.source  # print(program): still node by node
 

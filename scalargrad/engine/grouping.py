@@ -366,7 +366,9 @@ class GroupedPlan:
         parts = []
         for g in sources:
             rows = [r for h, r in where if h == g]
-            if rows == list(range(self.sizes[g])):
+            if g == "x":  # the inputs, by their own names
+                parts += [self.p._names[self.p.inputs[r]] for r in rows]
+            elif rows == list(range(self.sizes[g])):
                 parts.append(g)
             elif len(rows) == 1:
                 parts.append(f"{g}[{rows[0]}]")
