@@ -21,6 +21,14 @@ from scalargrad.engine import primitives as P
 # ------------------------------------------------------------ helpers
 
 
+@pytest.fixture(autouse=True, params=[True, False], ids=["grouped", "per-node"])
+def batch_program(request, monkeypatch):
+    """Every test here runs twice: batches through grouped programs, and through per-node ones
+    (Program.grouping for every program the test makes, fit's included, unless it sets its own)."""
+    monkeypatch.setattr(sg.Program, "grouping", request.param)
+    return request.param
+
+
 def close(a, b, rel=1e-12, atol=1e-300):
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     assert a.shape == b.shape
@@ -493,7 +501,7 @@ def test_fit_compiled_refuses_what_it_cannot_compile():
                nn.SGD(model.parameters(), lr=0.1), epochs=1, progress=False, compile=True)
 
 
-def test_the_benchmark_steps_compute_what_eager_does():
+def test_the_benchmark_steps_compute_what_eager_does(batch_program):
     """bench/bench_compile.py's compiled steps (not their timings) against the eager steps."""
     import importlib.util
     from pathlib import Path
@@ -516,7 +524,7 @@ def test_the_benchmark_steps_compute_what_eager_does():
     step, _ = bench_compile.compiled_moons_step(ours, X, y)
     close([step() for _ in range(3)], [bench_compile.bench.training_step(Value, eager_model, X, y).data for _ in range(3)],
           rel=1e-12)
-    if importlib.util.find_spec("torch") is not None:  # PyTorch's steps start from the same weights
+    if batch_program is True and importlib.util.find_spec("torch") is not None:  # PyTorch's steps start from the same weights
         import torch
 
         bench_compile.torch = torch
