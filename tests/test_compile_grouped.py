@@ -198,3 +198,42 @@ def test_a_batch_too_large_for_memory_is_refused_before_any_array(monkeypatch, m
         program.backward(*np.zeros((3, 1000)))
     assert [p.grad for p in model.parameters()] == before
     program.backward(*np.zeros((3, 10)))  # 10 samples fit
+
+
+def test_two_threads_on_one_grouped_program_add_both_batches():
+    import threading
+
+    model = nn.MLP(2, [6, 1], seed=3)
+    xs = [Value(0.0, "x0"), Value(0.0, "x1")]
+    program = sg.compile(model(xs), xs)
+    program.grouping = True
+    batch = np.random.default_rng(2).normal(size=(2, 200))
+    once = program.run(*batch).parameter_gradients
+    barrier = threading.Barrier(2)
+
+    def work():
+        barrier.wait()
+        for _ in range(20):
+            program.backward(*batch)
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    close([p.grad for p in program.parameters], [40 * g for g in once], rel=1e-10)
+
+
+def test_a_sum_of_many_products_folds_without_recursion():
+    x = Value(0.0, "x")
+    ws = [Value(1e-5 * k, f"w{k}") for k in range(20_000)]
+    total = x * 0.0
+    for w in ws:
+        total = total + w * x  # a left-leaning chain of 20,000 additions: one row of W
+    program = sg.compile(total.tanh(), [x])
+    program.grouping = True
+    assert [line.split("#")[0].strip() for line in program.array_view.splitlines()[1:3]] == ["z1 = W1 @ x", "h1 = tanh(z1)"]
+    out, (dx,) = program.grad(np.array([0.5]))
+    s = sum(w.data for w in ws)
+    close(out, [np.tanh(0.5 * s)])
+    close(dx, [(1 - np.tanh(0.5 * s) ** 2) * s], rel=1e-9)
