@@ -23,9 +23,10 @@ _isfinite = math.isfinite
 _np = False  # numpy, imported on the first step that can use it (None where it is missing)
 
 #: From this many parameters in a group, a step computes them together as numpy arrays. Measured:
-#: for 337 parameters (micrograd's moons MLP) SGD's step takes 183 µs instead of 324 and Adam's
-#: 534 instead of 709; for 3,000, 1.1 ms instead of 2.9 and 2.3 instead of 6.8; about 100 is even.
-TOGETHER_FROM = 128
+#: for 93 (lecture 003's model) SGD's step takes 74 µs instead of 93 and Adam's 168 instead of 195;
+#: for 337 (micrograd's moons MLP) 183 instead of 324 and 534 instead of 709; for 3,000, 1.1 ms
+#: instead of 2.9 and 2.3 instead of 6.8; at 64, Adam is still faster one parameter at a time.
+TOGETHER_FROM = 80
 
 
 def _numpy():

@@ -26,6 +26,7 @@ rules of the table (max, relu, the power rule) stay data-dependent, per sample.
 from __future__ import annotations
 
 import builtins
+import functools
 import itertools
 import keyword
 import linecache
@@ -75,18 +76,22 @@ def numpy_namespace() -> dict:
             "where": np.where}
 
 
+def _all_finite(a) -> bool:
+    """Whether every number of the array ``a`` is finite, under ``errstate(all="raise")``. A sum
+    is inf or nan if any entry is: one sum (3x faster than isfinite(a).all()), and the whole
+    check only where the sum is not finite (or overflowed)."""
+    try:
+        if _np.isfinite(_np.add.reduce(a, axis=None)):
+            return True
+    except FloatingPointError:  # the sum overflowed, or inf − inf, under errstate(all="raise")
+        pass
+    return bool(_np.isfinite(a).all())
+
+
 def _require_finite_arrays(*arrays) -> None:
     # BLAS sets no floating-point flag: a matrix product that overflows is only seen in its result.
-    # A sum is inf or nan if any entry is: one sum per array (3x faster than isfinite(a).all()),
-    # and the whole check only where the sum is not finite (or overflowed).
-    for a in arrays:
-        try:
-            if _np.isfinite(a.sum()):
-                continue
-        except FloatingPointError:
-            pass
-        if not _np.isfinite(a).all():
-            raise FloatingPointError("a number is not finite")
+    if not all(map(_all_finite, arrays)):
+        raise FloatingPointError("a number is not finite")
 
 
 def grouped_namespace(constants: dict) -> dict:
@@ -441,9 +446,9 @@ class Program:
                 if n is not None and len(a) != n:
                     raise ValueError(f"the input arrays must all have the same length; {what} has {len(a)}, an earlier one {n}")
                 n = len(a)
-                a = a.astype(np.float64)
-                bad = np.flatnonzero(~np.isfinite(a))
-                if len(bad):
+                a = np.asarray(a, dtype=np.float64)  # no copy of a float64 array: nothing writes into it
+                if not np.isfinite(a).all():
+                    bad = np.flatnonzero(~np.isfinite(a))
                     raise ValueError(f"{what} must hold finite numbers, got {a[bad[0]]!r} at index {bad[0]}")
             else:
                 a = number(a, f"{what} (a number, or a 1-D numpy array for a batch)")
@@ -452,13 +457,17 @@ class Program:
 
     def _plan(self):
         """The grouped plan batches run through (see :attr:`grouping`), or None for the per-node program."""
-        if self.grouping is False or not self._batched.get(self.output):
-            return None
-        if not hasattr(self, "_grouped_plan"):
-            self._grouped_plan = GroupedPlan(self)
-        plan = self._grouped_plan
-        if self.grouping == "auto" and len(plan.groups) * 4 > len(self._nodes):
-            return None
+        chosen = self.__dict__.get("_chosen")
+        if chosen is not None and chosen[0] == self.grouping:
+            return chosen[1]
+        plan = None
+        if self.grouping is not False and self._batched.get(self.output):
+            if not hasattr(self, "_grouped_plan"):
+                self._grouped_plan = GroupedPlan(self)
+            plan = self._grouped_plan
+            if self.grouping == "auto" and len(plan.groups) * 4 > len(self._nodes):
+                plan = None
+        self._chosen = (self.grouping, plan)
         return plan
 
     @property
@@ -548,7 +557,10 @@ class Program:
         # The per-node program computes on numpy scalars (numpy's errors); a grouped one takes floats into S.
         args = (n, seed, *columns, *(params if self.grouped else map(np.float64, params)))
         k = len(self.inputs)
-        finite = lambda arrays: all(np.isfinite(a).all() for a in arrays)  # noqa: E731
+        def finite(arrays) -> bool:
+            with np.errstate(all="raise", under="ignore"):
+                return all(map(_all_finite, arrays))
+
         try:
             if not all(map(math.isfinite, params)):  # set to inf or nan by hand: eager decides, sample by sample
                 raise FloatingPointError
@@ -594,6 +606,7 @@ def _bytes(count: float) -> str:
     return f"{count / 1e9:.1f} GB" if count >= 1e9 else f"{count / 1e6:.1f} MB"
 
 
+@functools.lru_cache(maxsize=None)
 def _physical_memory() -> int:
     """This machine's memory in bytes, or 0 where the system does not say."""
     try:
