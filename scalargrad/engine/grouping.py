@@ -34,9 +34,6 @@ from functools import lru_cache
 
 from . import primitives as P
 
-#: Above this many elements, a layer's W (rows × operands) is not built densely from a sparse sum.
-DENSE_LIMIT = 4
-
 
 @dataclass
 class _Group:
@@ -45,10 +42,7 @@ class _Group:
     level: int
     nodes: list
     prim: object = None
-    # linear: operands (batch nodes), coefficient entries (row, column, ref), bias entries (row, ref)
-    operands: list = field(default_factory=list)
-    terms: list = field(default_factory=list)
-    bias: list = field(default_factory=list)
+    operands: list = field(default_factory=list)  # linear: the batch values the sums read (W's columns)
     # elementwise: per argument slot, the kind of every row's operand ("b" batch, "s" scalar, "c" constant)
     slots: tuple = ()
 
