@@ -237,3 +237,18 @@ def test_a_sum_of_many_products_folds_without_recursion():
     s = sum(w.data for w in ws)
     close(out, [np.tanh(0.5 * s)])
     close(dx, [(1 - np.tanh(0.5 * s) ** 2) * s], rel=1e-9)
+
+
+def test_a_grouping_that_is_not_a_choice_is_refused_and_a_chosen_one_pickles(mlp_program):
+    import pickle
+
+    model, xs, _ = mlp_program
+    program = sg.compile(model(xs), xs)
+    for wrong in ("yes", 1, None):
+        program.grouping = wrong
+        with pytest.raises(ValueError, match=f"Program.grouping must be 'auto', True or False, got {wrong!r}"):
+            program(*np.zeros((3, 4)))
+    program.grouping = False
+    again = pickle.loads(pickle.dumps(program))
+    assert again.grouping is False and not again.grouped
+    assert pickle.loads(pickle.dumps(sg.compile(model(xs), xs))).grouping == "auto"

@@ -361,8 +361,10 @@ class Program:
         return self.source
 
     def __reduce__(self):
-        # Pickled as its graph (which pickles at any depth) and compiled again when loaded.
-        return Program, (self.output, self.inputs, self.watched)
+        # Pickled as its graph (which pickles at any depth) and compiled again when loaded; a
+        # grouping chosen for this program goes with it.
+        chosen = {"grouping": self.__dict__["grouping"]} if "grouping" in self.__dict__ else None
+        return Program, (self.output, self.inputs, self.watched), chosen
 
     def __repr__(self) -> str:
         names = ", ".join(self._names[x] for x in self.inputs)
@@ -458,8 +460,10 @@ class Program:
     def _plan(self):
         """The grouped plan batches run through (see :attr:`grouping`), or None for the per-node program."""
         chosen = self.__dict__.get("_chosen")
-        if chosen is not None and chosen[0] == self.grouping:
+        if chosen is not None and chosen[0] is self.grouping:
             return chosen[1]
+        if not (self.grouping is True or self.grouping is False or self.grouping == "auto"):
+            raise ValueError(f"Program.grouping must be 'auto', True or False, got {self.grouping!r}")
         plan = None
         if self.grouping is not False and self._batched.get(self.output):
             if not hasattr(self, "_grouped_plan"):
