@@ -200,9 +200,9 @@ class Optimizer:
                     self._refuse(i, data, state)
                 updates.append((data, state))
                 i += 1
-        for i, (p, (data, state)) in enumerate(zip(self.params, updates)):
+        for p, (data, _) in zip(self.params, updates):
             p.data = data
-            self.state[i] = state
+        self.state = [state for _, state in updates]
         self.steps = t
 
     def _update_together(self, params, states, t, options):
