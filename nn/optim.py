@@ -13,6 +13,7 @@ each rule is written as PyTorch's CPU kernels compute it, with their fused multi
 from __future__ import annotations
 
 import math
+from collections import deque
 
 from scalargrad import NonFiniteError, Value
 from scalargrad.engine import checks
@@ -20,6 +21,7 @@ from scalargrad.engine import checks
 from .rounding import fma, lerp
 
 _isfinite = math.isfinite
+_set_data = Value.data.__set__  # the slot's own setter: p.data = x without a Python-level loop body
 _np = False  # numpy, imported on the first step that can use it (None where it is missing)
 
 #: From this many parameters in a group, a step computes them together as numpy arrays. Measured:
@@ -186,23 +188,24 @@ class Optimizer:
         t = self.steps + 1
         groups = [self._checked({k: v for k, v in g.items() if k != "params"}, f"{type(self).__name__} param_groups[{k}]")
                   for k, g in enumerate(self.param_groups)]
-        updates, i = [], 0
+        datas, states, i = [], [], 0
         for group, options in zip(self.param_groups, groups):
             n = len(group["params"])
             together = self._update_together(group["params"], self.state[i:i + n], t, options)
             if together is not None:
-                updates += together
+                datas += together[0]
+                states += together[1]
                 i += n
                 continue
             for p in group["params"]:
                 data, state = self._update(p.data, p.grad, self.state[i], t, options)
                 if not (_isfinite(data) and all(map(_isfinite, state))):
                     self._refuse(i, data, state)
-                updates.append((data, state))
+                datas.append(data)
+                states.append(state)
                 i += 1
-        for p, (data, _) in zip(self.params, updates):
-            p.data = data
-        self.state = [state for _, state in updates]
+        deque(map(_set_data, self.params, datas), maxlen=0)  # p.data = data for each, in C
+        self.state = states
         self.steps = t
 
     def _update_together(self, params, states, t, options):
@@ -226,7 +229,7 @@ class Optimizer:
             new_state = [s if getattr(s, "shape", None) == (n,) else np.broadcast_to(s, n) for s in new_state]
             if not (np.isfinite(new).all() and all(np.isfinite(s).all() for s in new_state)):
                 return None
-        return list(zip(new.tolist(), zip(*(s.tolist() for s in new_state)) if new_state else [()] * n))
+        return new.tolist(), list(zip(*(s.tolist() for s in new_state))) if new_state else [()] * n
 
     def _refuse(self, i: int, data: float, state: tuple) -> None:
         """Raise NonFiniteError for parameter ``i``, naming the first number that is not finite."""

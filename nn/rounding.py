@@ -86,11 +86,10 @@ def fma_arrays(a, b, c):
         certain = ((np.abs(w + v) < 0.4995 * np.spacing(abs_r)) & (np.abs(np.frexp(r)[0]) != 0.5)
                    & (abs_r > _SMALL) & (abs_r < _BIG) & (np.abs(p) > _SMALL)
                    & (np.abs(a) < _BIG) & (np.abs(b) < _BIG) & (np.abs(c) < _BIG))
-    out = np.array(r)
-    uncertain = np.flatnonzero(~certain)
-    if len(uncertain):
+    out = r if r.ndim else np.array(r)  # r is made here: the uncertain elements are written into it
+    if not certain.all():
         a, b, c = np.broadcast_arrays(a, b, c)
-        for i in uncertain:
+        for i in np.flatnonzero(~certain):
             out.flat[i] = _scalar_fma(float(a.flat[i]), float(b.flat[i]), float(c.flat[i]))
     return float(out) if out.ndim == 0 else out
 

@@ -97,7 +97,9 @@ def check_against_eager(build, n_inputs, params, samples, set_to=None, grouping=
         assert [p.grad for p in params] == before
         return
     out, grads = program.grad(*columns)
-    close(out, [w[0] for w in expected])
+    # A grouped sum adds in another order: where it cancels to near 0 only an absolute accuracy is
+    # left (found by hypothesis: (c − 1 + c) + 1 + c with c = 1.6e-115 gives c node by node, 0 grouped).
+    close(out, [w[0] for w in expected], atol=BATCH_GRADIENT_ATOL if program.grouped else 1e-300)
     for i in range(n_inputs):
         close(grads[i], [w[1][i] for w in expected], atol=BATCH_GRADIENT_ATOL)
     program.backward(*columns)

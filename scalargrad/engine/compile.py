@@ -586,7 +586,7 @@ class Program:
                                      "own program does not (numpy's and math's functions differ at the edge)") from None
             self._refuse_scaled(grads[:k], seed, lambda g: finite([g]))
         grads = tuple(g.copy() if any(g is h for h in grads[:i]) else g for i, g in enumerate(grads[:k])) + tuple(
-            map(float, grads[k:]))
+            grads[k:] if self.grouped else map(float, grads[k:]))  # a grouped program returns floats already
         return Run(out, tuple(watched), grads[:k], grads[k:])
 
     def _replay(self, values, gradients, sample) -> None:
