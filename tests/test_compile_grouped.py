@@ -252,3 +252,21 @@ def test_a_grouping_that_is_not_a_choice_is_refused_and_a_chosen_one_pickles(mlp
     again = pickle.loads(pickle.dumps(program))
     assert again.grouping is False and not again.grouped
     assert pickle.loads(pickle.dumps(sg.compile(model(xs), xs))).grouping == "auto"
+
+
+@pytest.mark.parametrize("grouping", [True, False])
+@pytest.mark.parametrize("shape", ["product", "sum"])
+def test_a_constants_gradient_that_overflows_is_refused_as_eager_refuses_it(grouping, shape):
+    """Eager's backward() gives the 0.25 of x·0.25 the gradient 2·x, and refuses it when that
+    overflows, though the output and x's gradient are finite: compiled programs do the same."""
+    x, y = Value(0.0, "x"), Value(0.0, "y")
+    out = (x * 0.25) * 2.0 if shape == "product" else (x * 0.25 + y) * 2.0
+    program = sg.compile(out, [x, y])
+    program.grouping = grouping
+    batch = np.array([1.0, 1e308]), np.array([1.0, 1.0])
+    with pytest.raises(Overflow, match="sample 1: backpropagation: the gradient of a leaf with data 0.25"):
+        program.backward(*batch)
+    with pytest.raises(Overflow, match="the gradient of a leaf with data 0.25"):  # eager, for sample 1
+        ((Value(1e308) * 0.25) * 2.0).backward()
+    out, (dx, _) = program.grad(np.array([1.0, 1e307]), np.array([1.0, 1.0]))  # 2e307 is finite
+    close(dx, [0.5, 0.5])

@@ -208,7 +208,10 @@ class Program:
         # The backward pass covers what the output depends on (watched nodes only report values).
         root = set(autograd.topological_order(self.output))
         self._backward_nodes = [v for v in order if v in root and v not in self._const]
-        self._names = self._name_nodes()
+        # Eager's backward() gives constants gradients too, and refuses one that is not finite.
+        self._constants_reached = [v for v in order if v in root and v in self._const]
+        self._backward_set = set(self._backward_nodes)
+        self._names, self._const_names = self._name_nodes()
 
     def _name_nodes(self) -> dict:
         """A variable name per non-constant node (its label where it has one) and ``d`` + name for its gradient."""
@@ -232,10 +235,39 @@ class Program:
             else:
                 counters[kind] += 1
                 names[v] = fresh(f"{kind}{counters[kind]}")
-        return names
+        constants = {v: fresh(f"c{k}") for k, v in enumerate(self._constants_reached, 1)}
+        return names, constants
 
     def _text(self, v) -> str:
         return self._const.get(v) or self._names[v]
+
+    def _constant_gradient_lines(self, scalar: bool) -> list:
+        """Lines computing each constant's gradient (``dc1 = ...``), which eager's ``backward()``
+        computes and refuses when it is not finite (a number × 1e308 can overflow there alone).
+        Run only to raise: on floats every one is checked; on arrays an overflow raises (a
+        constant below a node made only from parameters is checked on the batch's sum)."""
+        lines, assigned = [], set()
+        for v in reversed(self._order):
+            if v._a is None or not any(p in self._const_names for p in v.parents):
+                continue
+            if v in self._const_names:
+                g = f"d{self._const_names[v]}"
+                if v not in assigned:
+                    continue  # no gradient reached it
+            elif v in self._names and v in self._backward_set:
+                g = f"d{self._names[v]}"
+            else:
+                continue
+            prim = v._prim
+            mapping = dict(zip(prim.inputs, map(self._text, v.parents)), out=self._text(v))
+            for parent, rule in zip(v.parents, prim.local):
+                if parent in self._const_names:
+                    local = self._rule(rule, mapping, scalar)
+                    term = g if local == "1.0" else f"{g} * {_paren(local)}"
+                    name = f"d{self._const_names[parent]}"
+                    lines.append(f"{name} = {name} + {term}" if parent in assigned else f"{name} = {term}")
+                    assigned.add(parent)
+        return lines
 
     @staticmethod
     def _rule(rule: str, mapping: dict, scalar: bool) -> str:
@@ -288,7 +320,12 @@ class Program:
                 lines += [f"    d{self._names[p]} += d{self._names[v]} * {_paren(local)}"
                           for p, local, _ in self._locals(v, scalar=True)]
         if checked:
+            constants = self._constant_gradient_lines(scalar=True)
+            if constants:
+                lines.append("    # the constants' gradients, which eager computes and refuses when not finite")
+                lines += [f"    {line}" for line in constants]
             every = [self._names[v] for v in self._nodes] + [f"d{self._names[v]}" for v in self._backward_nodes]
+            every += list(dict.fromkeys(line.split(" = ")[0] for line in constants))
             lines.append(f"    finite({', '.join(every)})")
         shown = f"({watched}{',' if len(self.watched) == 1 else ''}), " if self.watched else ""
         lines.append(f"    return {out}, {shown}({self._gradient_list('0.0')})")
@@ -328,6 +365,10 @@ class Program:
                 name = f"d{self._names[p]}"
                 lines.append(f"    {name} = {name} + {term}" if p in assigned else f"    {name} = {term}")
                 assigned.add(p)
+        constants = self._constant_gradient_lines(scalar=False)
+        if constants:
+            lines.append("    # the constants' gradients, only so that one that overflows raises, as eager refuses it")
+            lines += [f"    {line}" for line in constants]
         shown = f"({watched}), " if self.watched else ""
         lines.append(f"    return {spread(self.output)}, {shown}({self._gradient_list('zeros(n)')})")
         return "\n".join(lines) + "\n"
@@ -469,7 +510,7 @@ class Program:
             if not hasattr(self, "_grouped_plan"):
                 self._grouped_plan = GroupedPlan(self)
             plan = self._grouped_plan
-            if self.grouping == "auto" and len(plan.groups) * 4 > len(self._nodes):
+            if self.grouping == "auto" and len(plan.groups) * 4 > len(self._nodes) or plan.shared_constants:
                 plan = None
         self._chosen = (self.grouping, plan)
         return plan

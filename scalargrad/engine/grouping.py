@@ -72,6 +72,9 @@ class GroupedPlan:
         inputs = set(p.inputs)
         # Scalars: parameters, then the nodes made only from parameters (and constants).
         self.scalars = list(p.parameters) + [v for v in p._nodes if not batched[v]]
+        # A constant that feeds two nodes, or is made from constants, has a gradient summed from
+        # several terms; the grouped code checks one term per constant, so such a graph runs per node.
+        self.shared_constants = any(v._a is not None or consumers.get(v, 0) > 1 for v in p._constants_reached)
         self.sindex = {v: i for i, v in enumerate(self.scalars)}
 
         def inner(v) -> bool:  # a node folded into the one sum that consumes it
@@ -132,7 +135,8 @@ class GroupedPlan:
 
     def _expand(self, root, folded) -> tuple[list, list]:
         """``root`` (a ``+``) as ([(coefficient ref, batch operand)], [bias refs]); a ref is
-        ("s", scalar index) or ("c", number)."""
+        ("s", scalar index), ("c", number) for a constant node, or ("1", 1.0) for an operand
+        added as it is."""
         terms, bias = [], []
         stack = [root]
         p = self.p
@@ -146,7 +150,7 @@ class GroupedPlan:
                     c, x = (b, a) if p._batched[a] else (a, b)
                     terms.append((self._ref(c), x))
                 elif p._batched[u] and u not in p._const:
-                    terms.append((("c", 1.0), u))
+                    terms.append((("1", 1.0), u))  # the operand itself: coefficient 1, no constant node
                 else:
                     bias.append(self._ref(u))
         return terms, bias
@@ -400,11 +404,14 @@ class GroupedPlan:
         m = len(column)
         cells, refs, fixed = [], [], np.zeros(k * m)
         bias_rows, bias_refs, bias_fixed = [], [], np.zeros(k)
+        constant_cells = []  # (row, column) of each constant coefficient: its gradient is checked
         for i, v in enumerate(group.nodes):
             terms, bias = self.sums[v]
             for ref, a in terms:
-                if ref[0] == "c":
+                if ref[0] != "s":
                     fixed[i * m + column[a]] += ref[1]
+                    if ref[0] == "c":
+                        constant_cells.append((i, column[a]))
                 else:
                     cells.append(i * m + column[a])
                     refs.append(ref)
@@ -449,6 +456,9 @@ class GroupedPlan:
         batch_operands = [a for a in group.operands if self.p._batched[a]]
         if batch_operands:
             back += [(*step, True) for step in self._scatter(group.operands, _product(f"{W}.T", f"d{name}", k), f"da{name}")]
+        if constant_cells:  # each constant coefficient's gradient, per sample, as eager computes it: raises on overflow
+            rows, cols = (self._constant("I", np.array(x)) for x in zip(*constant_cells))
+            back.append((None, False, f"dc{name} = d{name}[{rows}] * {A}[{cols}]  # constants' gradients: an overflow raises"))
         if refs:
             back.append((None, False, f"d{W} = d{name} @ {A}.T  # the weights' gradient, summed over the batch"))
             dW = f"d{W}.ravel()"
@@ -486,9 +496,11 @@ class GroupedPlan:
         forward.append(f"{name} = {P.substitute(_array_rule(prim.forward), mapping)}  # {len(group.nodes)} × {prim.name}")
         mapping["out"] = name
         for j, (kind, rule) in enumerate(zip(group.slots, prim.local)):
-            if kind == "c":
-                continue
             local = P.substitute(_array_rule(rule), mapping)
+            if kind == "c":  # the constants' gradients, per sample, as eager computes them: raises on overflow
+                if local != "1.0":
+                    back.append((None, False, f"dc{name}_{j} = d{name} * {_paren(local)}"))
+                continue
             if _is_mask(rule):  # a 0/1 slope: the gradient times the mask itself (True is 1.0, False 0.0)
                 local = local[len("1.0 * "):]
             term = f"d{name}" if local == "1.0" else f"d{name} * {_paren(local)}"
