@@ -18,17 +18,23 @@ _BIG = 2.0**995  # |x| below this: splitting x cannot overflow
 _SMALL = 2.0**-969  # |a·b| above this: no partial product of the halves underflows
 
 
-def _fma(a: float, b: float, c: float) -> float:
-    p = a * b
-    if not (_SMALL < abs(p) < _BIG and abs(a) < _BIG and abs(b) < _BIG and abs(c) < math.inf):
-        return _rare_fma(a, b, c)
+def _product_error(a, b, p):
+    """e with a·b = p + e exactly, for p = a·b rounded (Dekker's product, Veltkamp's split); on
+    floats or on numpy arrays alike. Exact while |a|, |b| < _BIG and |p| > _SMALL."""
     t = _SPLIT * a
     a_hi = t - (t - a)
     a_lo = a - a_hi
     t = _SPLIT * b
     b_hi = t - (t - b)
     b_lo = b - b_hi
-    e = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo  # a·b = p + e exactly
+    return ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+
+
+def _fma(a: float, b: float, c: float) -> float:
+    p = a * b
+    if not (_SMALL < abs(p) < _BIG and abs(a) < _BIG and abs(b) < _BIG and abs(c) < math.inf):
+        return _rare_fma(a, b, c)
+    e = _product_error(a, b, p)  # a·b = p + e exactly
     try:
         return math.fsum((p, e, c))
     except OverflowError:  # the sum is beyond the largest double
@@ -72,13 +78,7 @@ def fma_arrays(a, b, c):
     a, b, c = (x if type(x) is float else np.asarray(x, dtype=np.float64) for x in (a, b, c))
     with np.errstate(all="ignore"):
         p = a * b
-        t = _SPLIT * a
-        a_hi = t - (t - a)
-        a_lo = a - a_hi
-        t = _SPLIT * b
-        b_hi = t - (t - b)
-        b_lo = b - b_hi
-        e = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo  # a·b = p + e
+        e = _product_error(a, b, p)  # a·b = p + e
         s, t = _two_sum(c, p)  # c + p = s + t
         u, v = _two_sum(t, e)  # t + e = u + v
         r, w = _two_sum(s, u)  # s + u = r + w, so c + a·b = r + w + v
