@@ -165,6 +165,12 @@ class GroupedPlan:
         self.constants[name] = array
         return name
 
+    def _index_array(self, positions) -> str:
+        """The name of ``positions`` baked into the function as an index array."""
+        import numpy as np
+
+        return self._constant("I", np.array(positions))
+
     def _rows(self, nodes, into: str) -> tuple[str, list]:
         """An expression for the rows of ``nodes`` (batch values), and the lines that make it."""
         import numpy as np
@@ -174,28 +180,30 @@ class GroupedPlan:
         if len(sources) == 1:
             g = sources[0]
             rows = [r for _, r in where]
-            return self._take(g, rows, np), []
-        parts = [self._take(g, [r for h, r in where if h == g], np) for g in sources]
+            return self._take(g, rows), []
+        parts = [self._take(g, [r for h, r in where if h == g]) for g in sources]
         lines = [f"{into} = concatenate(({', '.join(parts)},))"]
         order = [i for g in sources for i, (h, _) in enumerate(where) if h == g]
         if order != list(range(len(order))):
             inverse = np.argsort(np.array(order))
-            lines.append(f"{into} = {into}[{self._constant('I', inverse)}]")
+            lines.append(f"{into} = {into}[{self._index_array(inverse)}]")
         return into, lines
 
-    def _take(self, g: str, rows: list, np, prefix: str = "") -> str:
+    def _index(self, positions: list) -> str:
+        """``positions`` as an index: a slice ``a:b`` where they run on by one (a view), else the
+        name of an index array baked into the function (a gather)."""
+        if positions == list(range(positions[0], positions[0] + len(positions))):
+            return f"{positions[0]}:{positions[0] + len(positions)}"
+        return self._index_array(positions)
+
+    def _take(self, g: str, rows: list, prefix: str = "") -> str:
         """The rows ``rows`` of group ``g``'s array (or of its gradient, prefix "d")."""
         name = prefix + g
-        if rows == list(range(self.sizes[g])):
-            return name
-        if rows == list(range(rows[0], rows[0] + len(rows))):
-            return f"{name}[{rows[0]}:{rows[0] + len(rows)}]"
-        return f"{name}[{self._constant('I', np.array(rows))}]"
+        return name if rows == list(range(self.sizes[g])) else f"{name}[{self._index(rows)}]"
 
     def _scatter(self, nodes, term: str, temp: str) -> list:
         """Backward steps adding ``term`` (one row per node) into the nodes' gradients: tuples
         (group whose gradient is written, whether all its rows are, the line)."""
-        import numpy as np
 
         where = [self.location[v] for v in nodes]
         steps = []
@@ -206,18 +214,13 @@ class GroupedPlan:
         for g in sources:
             picks = [i for i, (h, _) in enumerate(where) if h == g]
             rows = [where[i][1] for i in picks]
-            part = term if len(sources) == 1 else f"{term}[{self._take_list(picks, np)}]"
+            part = term if len(sources) == 1 else f"{term}[{self._index(picks)}]"
             if len(set(rows)) < len(rows):
-                steps.append((g, False, f"add.at(d{g}, {self._constant('I', np.array(rows))}, {part})"))
+                steps.append((g, False, f"add.at(d{g}, {self._index_array(rows)}, {part})"))
                 continue
-            target = self._take(g, rows, np, "d")
+            target = self._take(g, rows, "d")
             steps.append((g, target == f"d{g}", f"{target} += {part}"))
         return steps
-
-    def _take_list(self, picks, np) -> str:
-        if picks == list(range(picks[0], picks[0] + len(picks))):
-            return f"{picks[0]}:{picks[0] + len(picks)}"
-        return self._constant("I", np.array(picks))
 
     def _scalar_column(self, refs) -> str:
         """A (rows × 1) column of scalars or constants, or one literal where every row has the same constant."""
@@ -228,21 +231,15 @@ class GroupedPlan:
             if len(values) == 1:
                 return repr(values.pop())
             return self._constant("C", np.array([x for _, x in refs])[:, None])
-        idx = [i for _, i in refs]
-        if idx == list(range(idx[0], idx[0] + len(idx))):
-            return f"S[{idx[0]}:{idx[0] + len(idx)}, None]"
-        return f"S[{self._constant('I', np.array(idx))}, None]"
+        return f"S[{self._index([i for _, i in refs])}, None]"
 
     def _add_scalars(self, refs, values: str) -> str:
         """A line adding ``values`` (one per ref) into ``dS`` at the refs' scalar indices."""
-        import numpy as np
 
         idx = [i for _, i in refs]
         if len(set(idx)) == len(idx):
-            if idx == list(range(idx[0], idx[0] + len(idx))):
-                return f"dS[{idx[0]}:{idx[0] + len(idx)}] += {values}"
-            return f"dS[{self._constant('I', np.array(idx))}] += {values}"
-        return f"add.at(dS, {self._constant('I', np.array(idx))}, {values})"
+            return f"dS[{self._index(idx)}] += {values}"
+        return f"add.at(dS, {self._index_array(idx)}, {values})"
 
     def source(self, gradients: bool = True) -> str:
         p, lines = self.p, []
@@ -277,13 +274,13 @@ class GroupedPlan:
             lines.append(f"    d{g} = full((1, n), seed)")
         else:
             lines += [f"    d{g} = zeros(({self.sizes[g]}, n))", f"    d{g}[{row}] = seed"]
-        written, products = {g}, set()
+        written, from_products = {g}, set()  # gradients written at all; those written from a matrix product
         for group, back in reversed(backward):
             if group not in live:
                 continue
             for target, whole, line, *product in back:
                 if product and target is not None:
-                    products.add(target)
+                    from_products.add(target)
                 if target is not None and target not in written:
                     written.add(target)
                     if whole:  # the first write covers every row: it assigns (a copy, where it would be a view)
@@ -292,8 +289,8 @@ class GroupedPlan:
                     else:
                         lines.append(f"    d{target} = zeros(({self.sizes[target]}, n))")
                 lines.append(f"    {line}")
-        if products:
-            lines.append(f"    finite_arrays({', '.join(f'd{g}' for g in sorted(products))})")
+        if from_products:
+            lines.append(f"    finite_arrays({', '.join(f'd{g}' for g in sorted(from_products))})")
         for v in reversed(self.scalars[npar:]):
             if v not in reached:
                 continue
@@ -438,9 +435,9 @@ class GroupedPlan:
             start = f"{self._constant('C', fixed)}.copy()" if fixed.any() else f"zeros({k * m})"
             forward.append(f"{W} = {start}")
             if len(set(cells)) == len(cells):
-                forward.append(f"{W}[{self._constant('I', np.array(cells))}] += {self._gather_scalars(refs)}")
+                forward.append(f"{W}[{self._index_array(cells)}] += {self._gather_scalars(refs)}")
             else:
-                forward.append(f"add.at({W}, {self._constant('I', np.array(cells))}, {self._gather_scalars(refs)})")
+                forward.append(f"add.at({W}, {self._index_array(cells)}, {self._gather_scalars(refs)})")
             forward.append(f"{W} = {W}.reshape({k}, {m})")
         has_bias = bool(bias_refs) or bias_fixed.any()
         if has_bias:
@@ -450,33 +447,28 @@ class GroupedPlan:
                 start = f"{self._constant('C', bias_fixed)}.copy()" if bias_fixed.any() else f"zeros({k})"
                 forward.append(f"{b} = {start}")
                 if bias_refs:
-                    forward.append(f"add.at({b}, {self._constant('I', np.array(bias_rows))}, {self._gather_scalars(bias_refs)})")
+                    forward.append(f"add.at({b}, {self._index_array(bias_rows)}, {self._gather_scalars(bias_refs)})")
         forward.append(f"{name} = {_product(W, A, m)}{f' + {b}[:, None]' if has_bias else ''}"
                        f"  # {k} sum(s) of {m} operand(s): a layer's z = W a + b")
         batch_operands = [a for a in group.operands if self.p._batched[a]]
         if batch_operands:
             back += [(*step, True) for step in self._scatter(group.operands, _product(f"{W}.T", f"d{name}", k), f"da{name}")]
         if constant_cells:  # each constant coefficient's gradient, per sample, as eager computes it: raises on overflow
-            rows, cols = (self._constant("I", np.array(x)) for x in zip(*constant_cells))
+            rows, cols = (self._index_array(x) for x in zip(*constant_cells))
             back.append((None, False, f"dc{name} = d{name}[{rows}] * {A}[{cols}]  # constants' gradients: an overflow raises"))
         if refs:
             back.append((None, False, f"d{W} = d{name} @ {A}.T  # the weights' gradient, summed over the batch"))
             dW = f"d{W}.ravel()"
-            picked = dW if cells == list(range(k * m)) else f"{dW}[{self._constant('I', np.array(cells))}]"
+            picked = dW if cells == list(range(k * m)) else f"{dW}[{self._index_array(cells)}]"
             back.append((None, False, self._add_scalars(refs, picked)))
         if bias_refs:
             back.append((None, False, f"d{b} = d{name}.sum(axis=1)"))
-            picked = f"d{b}" if bias_rows == list(range(k)) else f"d{b}[{self._constant('I', np.array(bias_rows))}]"
+            picked = f"d{b}" if bias_rows == list(range(k)) else f"d{b}[{self._index_array(bias_rows)}]"
             back.append((None, False, self._add_scalars(bias_refs, picked)))
         return forward, back
 
     def _gather_scalars(self, refs) -> str:
-        import numpy as np
-
-        idx = [i for _, i in refs]
-        if idx == list(range(idx[0], idx[0] + len(idx))):
-            return f"S[{idx[0]}:{idx[0] + len(idx)}]"
-        return f"S[{self._constant('I', np.array(idx))}]"
+        return f"S[{self._index([i for _, i in refs])}]"
 
     def _elementwise(self, group) -> tuple[list, list]:
         name, prim = group.name, group.prim
