@@ -507,13 +507,16 @@ class Program:
             raise ValueError(f"Program.grouping must be 'auto', True or False, got {self.grouping!r}")
         plan = None
         if self.grouping is not False and self._batched.get(self.output):
-            if not hasattr(self, "_grouped_plan"):
-                self._grouped_plan = GroupedPlan(self)
             plan = self._grouped_plan
             if self.grouping == "auto" and len(plan.groups) * 4 > len(self._nodes) or plan.shared_constants:
                 plan = None
         self._chosen = (self.grouping, plan)
         return plan
+
+    @functools.cached_property
+    def _grouped_plan(self) -> GroupedPlan:
+        """The groups of this graph (found on first use; whether batches run them is :meth:`_plan`'s choice)."""
+        return GroupedPlan(self)
 
     @property
     def grouped(self) -> bool:
@@ -527,8 +530,6 @@ class Program:
         pass as ``dW1 = dz1 @ x.T`` (the scalar chain rule of ``print(program)``, for a layer at once)."""
         if not self._batched.get(self.output):
             return "# the output does not depend on the inputs: there is nothing to group\n"
-        if not hasattr(self, "_grouped_plan"):
-            self._grouped_plan = GroupedPlan(self)
         return self._grouped_plan.view()
 
     @property
@@ -537,8 +538,6 @@ class Program:
         ``W @ a + b``, its activations as one array operation), forward then backward."""
         if not self._batched.get(self.output):
             return "# the output does not depend on the inputs: a batch runs the per-node program\n"
-        if not hasattr(self, "_grouped_plan"):
-            self._grouped_plan = GroupedPlan(self)
         return self._grouped_plan.source(gradients=True)
 
     def _function(self, batch: bool, gradients: bool):
@@ -582,10 +581,9 @@ class Program:
             return result if gradients else (*result, ())
         return (result[0], (), result[1]) if gradients else (result, (), ())
 
-    def _refuse_oversized(self, n: int) -> None:
+    def _refuse_oversized(self, n: int, plan) -> None:
         """MemoryError, before any array is made, for a batch whose arrays would need more than
-        half the machine's memory (each node, or each row of a group, holds n values and n gradients)."""
-        plan = self._plan()
+        half the machine's memory (each node, or each row of ``plan``'s groups, holds n values and n gradients)."""
         rows = (len(plan.made) if plan is not None else len(self._nodes)) + len(self.inputs)
         need = 2 * 8 * n * rows
         memory = _physical_memory()
@@ -596,12 +594,15 @@ class Program:
 
     def _run_batch(self, columns, n, params, gradients, seed) -> Run:
         np = _numpy()
-        self._refuse_oversized(n)
+        plan = self._plan()
+        grouped = plan is not None
+        self._refuse_oversized(n, plan)
         function = self._function(batch=True, gradients=gradients)
         columns = [np.full(n, c) if isinstance(c, float) else c for c in columns]  # numbers broadcast
         # The per-node program computes on numpy scalars (numpy's errors); a grouped one takes floats into S.
-        args = (n, seed, *columns, *(params if self.grouped else map(np.float64, params)))
+        args = (n, seed, *columns, *(params if grouped else map(np.float64, params)))
         k = len(self.inputs)
+
         def finite(arrays) -> bool:
             with np.errstate(all="raise", under="ignore"):
                 return all(map(_all_finite, arrays))
@@ -627,7 +628,7 @@ class Program:
                                      "own program does not (numpy's and math's functions differ at the edge)") from None
             self._refuse_scaled(grads[:k], seed, lambda g: finite([g]))
         grads = tuple(g.copy() if any(g is h for h in grads[:i]) else g for i, g in enumerate(grads[:k])) + tuple(
-            grads[k:] if self.grouped else map(float, grads[k:]))  # a grouped program returns floats already
+            grads[k:] if grouped else map(float, grads[k:]))  # a grouped program returns floats already
         return Run(out, tuple(watched), grads[:k], grads[k:])
 
     def _replay(self, values, gradients, sample) -> None:
