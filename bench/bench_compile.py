@@ -99,15 +99,31 @@ def eager_lab_step(model, xs, ys):
     return step
 
 
+def lab_weights(model) -> list:
+    """(weight rows, biases) of each Linear of ``lab_model``'s, as numbers: the peers start from them."""
+    return [([[w.data for w in row] for row in m.weight], [b.data for b in m.bias]) for m in (model[0], model[2], model[4])]
+
+
+def moons_weights(start) -> list:
+    """(weight rows, biases) of each layer of a ``bench.GenericMLP``, as numbers."""
+    return [([[w.data for w in ws] for ws, _, _ in neurons], [b.data for _, b, _ in neurons]) for neurons in start.layers]
+
+
+def _torch_mlp(layers, weights):
+    """``layers`` (Linear and ReLU modules) as a float64 Sequential whose Linears hold ``weights``."""
+    net = torch.nn.Sequential(*layers).double()
+    with torch.no_grad():
+        for layer, (rows, biases) in zip(layers[::2], weights):
+            layer.weight.copy_(torch.tensor(rows, dtype=torch.float64))
+            layer.bias.copy_(torch.tensor(biases, dtype=torch.float64))
+    return net
+
+
 def torch_lab_step(model, xs, ys):
     """The lecture's own PyTorch code (float64, one thread), starting from ``model``'s weights."""
     torch.set_num_threads(1)
     layers = [torch.nn.Linear(1, 10), torch.nn.ReLU(), torch.nn.Linear(10, 6), torch.nn.ReLU(), torch.nn.Linear(6, 1)]
-    net = torch.nn.Sequential(*layers).double()
-    with torch.no_grad():
-        for ours, theirs in zip([model[0], model[2], model[4]], [layers[0], layers[2], layers[4]]):
-            theirs.weight.copy_(torch.tensor([[w.data for w in row] for row in ours.weight], dtype=torch.float64))
-            theirs.bias.copy_(torch.tensor([b.data for b in ours.bias], dtype=torch.float64))
+    net = _torch_mlp(layers, lab_weights(model))
     x = torch.tensor(xs, dtype=torch.float64).reshape(-1, 1)
     y = torch.tensor(ys, dtype=torch.float64).reshape(-1, 1)
     loss_func, optimizer = torch.nn.L1Loss(), torch.optim.SGD(net.parameters(), lr=0.001)
@@ -147,13 +163,8 @@ def compiled_moons_step(model, X, y, lr: float = 0.05, alpha: float = 1e-4):
 def torch_moons_step(X, y, lr: float = 0.05, alpha: float = 1e-4):
     """micrograd's demo step in PyTorch (float64, one thread), from the same starting weights."""
     torch.set_num_threads(1)
-    start = bench.GenericMLP(Value, 2, [16, 16, 1])
     layers = [torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1)]
-    net = torch.nn.Sequential(*layers).double()
-    with torch.no_grad():
-        for layer, neurons in zip(layers[::2], start.layers):
-            layer.weight.copy_(torch.tensor([[w.data for w in ws] for ws, _, _ in neurons], dtype=torch.float64))
-            layer.bias.copy_(torch.tensor([b.data for _, b, _ in neurons], dtype=torch.float64))
+    net = _torch_mlp(layers, moons_weights(bench.GenericMLP(Value, 2, [16, 16, 1])))
     inputs = torch.tensor(X, dtype=torch.float64)
     labels = torch.tensor(y, dtype=torch.float64).reshape(-1, 1)
     optimizer = torch.optim.SGD(net.parameters(), lr=lr)
@@ -173,7 +184,7 @@ def jax_steps(xs, ys, X, y):
     import jax
     import jax.numpy as jnp
 
-    def mlp(params, x, relu_last=False):
+    def mlp(params, x):
         for k, (w, b) in enumerate(params):
             x = x @ w.T + b
             if k < len(params) - 1:
@@ -194,12 +205,9 @@ def jax_steps(xs, ys, X, y):
             return [(w - lr * gw, b - lr * gb) for (w, b), (gw, gb) in zip(params, grads)], value
         return step
 
-    model = lab_model()
-    lab_params = [(jnp.array([[w.data for w in row] for row in m.weight]), jnp.array([b.data for b in m.bias]))
-                  for m in (model[0], model[2], model[4])]
-    start = bench.GenericMLP(Value, 2, [16, 16, 1])
-    moons_params = [(jnp.array([[w.data for w in ws] for ws, _, _ in neurons]), jnp.array([b.data for _, b, _ in neurons]))
-                    for neurons in start.layers]
+    as_jax = lambda weights: [(jnp.array(rows), jnp.array(biases)) for rows, biases in weights]  # noqa: E731
+    lab_params = as_jax(lab_weights(lab_model()))
+    moons_params = as_jax(moons_weights(bench.GenericMLP(Value, 2, [16, 16, 1])))
 
     def runner(step, params, x, t):
         state = {"params": params}
