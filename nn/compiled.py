@@ -261,7 +261,7 @@ class CompiledTrainer:
         if self.l2:
             for p in self.params:
                 totals[p] = totals.get(p, 0.0) + self.l2 * p.data * 2.0
-        add_to_grads(totals, lambda p: f"the parameter {p!r} summed over the batch")
+        add_to_grads(list(totals), list(totals.values()), lambda p: f"the parameter {p!r} summed over the batch")
 
     def _batch_statistics(self, columns, n: int):
         """Every sample's inputs of the norm (features × samples), their means and biased variances;

@@ -68,26 +68,34 @@ def fma_arrays(a, b, c):
 
     Dekker's product gives a·b = p + e exactly; two error-free sums turn c + p + e into
     r + w + v exactly, where r is c + p + e rounded once in the usual case. r is the correctly
-    rounded result whenever |w + v| is clearly below half the spacing of doubles at r (and r is
-    not a power of two, where the spacing below is half the spacing above): then no other double
-    is nearer. The few elements where that is not certain (near a tie, at a power of two, at the
-    ends of the range) are computed one by one with the exact scalar ``fma``. For an optimizer's
-    step over 100 parameters this is about 25 numpy operations instead of 100 scalar calls."""
+    rounded result whenever |w + v| is clearly below half the gap between r and its neighbour
+    towards zero (the smaller gap, at a power of two): then no other double is nearer. The few
+    elements where that is not certain (near a tie, where a partial product of Dekker's could
+    underflow) are computed one by one with the exact scalar ``fma``; an overflow anywhere makes
+    an inf or a nan that fails the test too. For an optimizer's step over 100 parameters this is
+    about 35 numpy operations instead of 100 scalar calls."""
     import numpy as np
 
-    a, b, c = (x if type(x) is float else np.asarray(x, dtype=np.float64) for x in (a, b, c))
+    if type(a) is not float:
+        a = np.asarray(a, dtype=np.float64)
+    b, c = np.asarray(b, dtype=np.float64), np.asarray(c, dtype=np.float64)
     with np.errstate(all="ignore"):
         p = a * b
         e = _product_error(a, b, p)  # a·b = p + e
         s, t = _two_sum(c, p)  # c + p = s + t
         u, v = _two_sum(t, e)  # t + e = u + v
         r, w = _two_sum(s, u)  # s + u = r + w, so c + a·b = r + w + v
-        abs_r = np.abs(r)
-        certain = ((np.abs(w + v) < 0.4995 * np.spacing(abs_r)) & (np.abs(np.frexp(r)[0]) != 0.5)
-                   & (abs_r > _SMALL) & (abs_r < _BIG) & (np.abs(p) > _SMALL)
-                   & (np.abs(a) < _BIG) & (np.abs(b) < _BIG) & (np.abs(c) < _BIG))
+        certain = np.abs(w + v) < 0.4995 * np.abs(r - np.nextafter(r, 0.0))
+        # Dekker's partial products are exact unless they underflow: |p| large enough, or a 0 factor
+        exact = np.abs(p) > _SMALL
+        for factor in (a, b):
+            if type(factor) is not float:
+                exact |= factor == 0.0
+            elif factor == 0.0:
+                exact = True
+        certain &= exact
     out = r if r.ndim else np.array(r)  # r is made here: the uncertain elements are written into it
-    if not certain.all():
+    if np.count_nonzero(certain) < certain.size:  # (count_nonzero: 0.6 µs, all(): 1.5)
         a, b, c = np.broadcast_arrays(a, b, c)
         for i in np.flatnonzero(~certain):
             out.flat[i] = _scalar_fma(float(a.flat[i]), float(b.flat[i]), float(c.flat[i]))

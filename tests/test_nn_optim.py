@@ -227,6 +227,36 @@ def test_the_fma_emulation_is_the_exactly_rounded_fused_multiply_add(a, b, c):
         assert got == math.fma(a, b, c)
 
 
+edge = st.sampled_from([0.0, -0.0, 1.0, -1.0, 2.0**-1074, 2.0**-969, 2.0**-970, 2.0**995, 2.0**996, 1.7976931348623157e308,
+                         1.0 + 2.0**-52, 0.1, 3.0, 2.0**-53, -(2.0**1023)])
+number_ = finite | edge
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(number_, number_, number_), min_size=1, max_size=40), number_, st.booleans())
+def test_the_array_fma_gives_the_scalar_fma_bit_for_bit(triples, scalar_a, a_is_scalar):
+    """fma_arrays (an optimizer's step over many parameters) against the scalar fma, element by
+    element, bits and signs of zero included: over the whole range of doubles, with a the
+    learning rate (one number) or an array, near ties, underflow, overflow and zeros."""
+    np = pytest.importorskip("numpy")
+    from nn.rounding import _fma, fma_arrays
+
+    a, b, c = (np.array(column) for column in zip(*triples))
+    if a_is_scalar:
+        a = scalar_a
+    got = fma_arrays(a, b, c)
+    expected = [_fma(float(x), float(y), float(z)) for x, y, z in zip(np.broadcast_to(a, b.shape), b, c)]
+    assert [x.hex() for x in got.tolist()] == [x.hex() for x in expected]
+
+
+def test_the_array_fma_is_exact_where_two_roundings_are_not():
+    np = pytest.importorskip("numpy")
+    from nn.rounding import fma_arrays
+
+    got = fma_arrays(np.array([0.1, 1e300, 5e-324]), np.array([10.0, 1e10, 0.5]), np.array([-1.0, -1e308, 0.0]))
+    assert got.tolist() == [2.0**-54, math.inf, 0.0] and (np.array([0.1]) * 10.0 - 1.0)[0] == 0.0
+
+
 # ------------------------------------------------------------ parameter groups
 
 
@@ -280,6 +310,27 @@ def test_a_bad_option_set_between_steps_is_refused_and_changes_nothing():
     with pytest.raises(TypeError, match=r"Adam param_groups\[1\] lr must be a real number, got str '0.1'"):
         opt.step()
     assert [p.data for p in (*first, *second)] == [1.0, 2.0, 3.0] and opt.state == [None] * 3 and opt.steps == 0
+
+
+def test_an_option_changed_after_a_step_is_checked_again():
+    """The checked options are remembered between steps (a step's checks cost 5 µs), and any
+    option set anew, or a list option changed in place, is checked again before the next step."""
+    first, second = _two_groups()
+    opt = Adam([{"params": first}, {"params": second}], lr=0.1)
+    for p in (*first, *second):
+        p.grad = 1.0
+    opt.step()
+    opt.param_groups[0]["lr"] = -1.0
+    with pytest.raises(ValueError, match=r"Adam param_groups\[0\] lr must be"):
+        opt.step()
+    opt.param_groups[0]["lr"] = 0.1
+    betas = opt.param_groups[1]["betas"] = [0.9, 0.999]
+    opt.step()
+    betas[1] = 1.5
+    kept = [p.data for p in (*first, *second)], list(opt.state)
+    with pytest.raises(ValueError, match=r"Adam param_groups\[1\] betas\[1\] must be"):
+        opt.step()
+    assert ([p.data for p in (*first, *second)], opt.state) == kept and opt.steps == 2
 
 
 def test_adagrads_initial_accumulator_is_the_constructors_as_in_pytorch():

@@ -5,7 +5,7 @@ import math
 import pytest
 
 import nn
-from nn import MLP, SGD, Adam, DivergenceError, Linear, Sequential, Tanh, accuracy, fit, hinge, l2_penalty
+from nn import MLP, SGD, Adam, DivergenceError, Linear, Sequential, Tanh, accuracy, fit
 from scalargrad import NonFiniteError
 from nn.data import moons, spiral, xor
 

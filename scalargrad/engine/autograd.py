@@ -204,17 +204,18 @@ def _why_not_finite(node, grads: dict, before: dict | None) -> str | None:
     return None
 
 
-def add_to_grads(gradients: dict, name: Callable) -> None:
-    """Add each ``node -> gradient`` to ``node.grad``, under the writing lock: every sum, or none
-    (NonFiniteError naming the first node whose sum would not be finite, as ``name(node)``)."""
+def add_to_grads(nodes: list, gradients: list, name: Callable) -> None:
+    """Add ``gradients[i]`` to ``nodes[i].grad`` (the nodes all different), under the writing
+    lock: every sum, or none (NonFiniteError naming the first node whose sum would not be
+    finite, as ``name(node)``)."""
     with _writing:
-        new = {node: node.grad + g for node, g in gradients.items()}
-        if not isfinite(sum(new.values())):  # inf and nan carry through a sum: look for them only then
-            for node, total in new.items():
+        new = [node.grad + g for node, g in zip(nodes, gradients)]
+        if not isfinite(sum(new)):  # inf and nan carry through a sum: look for them only then
+            for node, total in zip(nodes, new):
                 if not isfinite(total):
                     raise kind_for(node.grad)(f"backpropagation: the gradient of {name(node)} would be {total!r}, "
                                               "not a finite number; no .grad was changed")
-        for node, total in new.items():
+        for node, total in zip(nodes, new):
             node.grad = total
 
 

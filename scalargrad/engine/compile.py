@@ -469,34 +469,37 @@ class Program:
     def accumulate(self, gradients) -> None:
         """Add ``gradients`` (one per parameter, as ``run(...).parameter_gradients``) to the
         parameters' ``.grad``: all of them, or none (NonFiniteError) if a sum would not be finite."""
-        autograd.add_to_grads(dict(zip(self.parameters, gradients)), lambda p: f"the parameter {self._names[p]} ({p!r})")
+        autograd.add_to_grads(self.parameters, gradients, lambda p: f"the parameter {self._names[p]} ({p!r})")
 
     def _arguments(self, args):
         if len(args) != len(self.inputs):
             raise TypeError(f"this program takes {len(self.inputs)} input(s) "
                             f"({', '.join(self._names[x] for x in self.inputs)}), got {len(args)}")
         columns, n = [], None
-        for i, (a, x) in enumerate(zip(args, self.inputs)):
-            what = f"input {i} ({self._names[x]})"
+        for i, a in enumerate(args):
             if type(a).__module__ == "numpy" and type(a).__name__ == "ndarray":
                 np = _numpy()
+                what = self._input_name
                 if a.ndim != 1:
-                    raise ValueError(f"{what} must be a number or a 1-D array (one sample per entry), got a {a.ndim}-D array of shape {a.shape}")
+                    raise ValueError(f"{what(i)} must be a number or a 1-D array (one sample per entry), got a {a.ndim}-D array of shape {a.shape}")
                 if a.dtype.kind not in "iuf":
-                    raise TypeError(f"{what} must hold real numbers, got an array of dtype {a.dtype}")
+                    raise TypeError(f"{what(i)} must hold real numbers, got an array of dtype {a.dtype}")
                 if len(a) == 0:
-                    raise ValueError(f"{what} is an empty array; a batch needs at least one sample")
+                    raise ValueError(f"{what(i)} is an empty array; a batch needs at least one sample")
                 if n is not None and len(a) != n:
-                    raise ValueError(f"the input arrays must all have the same length; {what} has {len(a)}, an earlier one {n}")
+                    raise ValueError(f"the input arrays must all have the same length; {what(i)} has {len(a)}, an earlier one {n}")
                 n = len(a)
                 a = np.asarray(a, dtype=np.float64)  # no copy of a float64 array: nothing writes into it
                 if not np.isfinite(a).all():
                     bad = np.flatnonzero(~np.isfinite(a))
-                    raise ValueError(f"{what} must hold finite numbers, got {a[bad[0]]!r} at index {bad[0]}")
+                    raise ValueError(f"{what(i)} must hold finite numbers, got {a[bad[0]]!r} at index {bad[0]}")
             else:
-                a = number(a, f"{what} (a number, or a 1-D numpy array for a batch)")
+                a = number(a, f"{self._input_name(i)} (a number, or a 1-D numpy array for a batch)")
             columns.append(a)
         return columns, n
+
+    def _input_name(self, i: int) -> str:
+        return f"input {i} ({self._names[self.inputs[i]]})"
 
     def _plan(self):
         """The grouped plan batches run through (see :attr:`grouping`), or None for the per-node program."""
@@ -613,7 +616,9 @@ class Program:
             with np.errstate(all="raise", under="ignore"):
                 result = function(*args)
             out, watched, grads = self._parts(result, gradients)
-            if not finite((out, *watched, *grads[:k])):  # an inf that no operation flagged (inf * 2)
+            # An inf that no operation flagged (inf * 2); a grouped program checks its own (it
+            # starts from finite numbers, and every array operation flags, or is checked).
+            if not grouped and not finite((out, *watched, *grads[:k])):
                 raise FloatingPointError
         except (ArithmeticError, ValueError):
             # Find the first sample whose numbers are not finite, and raise eager's error for it;
@@ -627,8 +632,10 @@ class Program:
                 raise NonFiniteError("the compiled batch computed a number that is not finite where each sample's "
                                      "own program does not (numpy's and math's functions differ at the edge)") from None
             self._refuse_scaled(grads[:k], seed, lambda g: finite([g]))
+        if grouped:  # its input gradients are rows of one array, or new arrays; its parameters' floats
+            return Run(out, tuple(watched), grads[:k], grads[k:])
         grads = tuple(g.copy() if any(g is h for h in grads[:i]) else g for i, g in enumerate(grads[:k])) + tuple(
-            grads[k:] if grouped else map(float, grads[k:]))  # a grouped program returns floats already
+            map(float, grads[k:]))
         return Run(out, tuple(watched), grads[:k], grads[k:])
 
     def _replay(self, values, gradients, sample) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import linecache
 import math
 import numbers
-import threading
 
 from . import autograd, pickling
 from . import primitives as P
