@@ -69,7 +69,7 @@ def test_a_layer_is_one_matrix_product(mlp_program):
     code = program.array_source
     forward = code.split("# backward")[0]
     assert forward.count(" @ ") == 3 and forward.count("× relu") == 2
-    assert ".reshape(8, 3)" in code and "z1 = W1 @ x + b1[:, None]" in code  # the lecture's z = W x + b
+    assert ".reshape(8, 3)" in code and "z1 = W1 @ x " in code and "z1 += b1[:, None]" in code  # z = W x + b
     backward = code.split("# backward")[1]
     assert "dh1 = W2.T @ dz2" in backward and "dW2 = dz2 @ h1.T" in backward  # dA = Wᵀ dz, dW = dz Aᵀ
     assert len(code.splitlines()) < 60 < len(program.batch_source.splitlines())

