@@ -8,6 +8,7 @@ PyTorch's names where PyTorch has one, micrograd's where micrograd has one::
 
 from . import activations, data, init, losses, optim
 from .bridge import from_torch, to_torch
+from .compiled import TrainingStep
 from .layers import MLP, Dropout, Layer, Linear, Neuron, ReLU, Sequential, Sigmoid, Tanh
 from .loss_modules import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HingeEmbeddingLoss, L1Loss, MSELoss
 from .losses import bce, bce_with_logits, cross_entropy, hinge, l1, l2_penalty, log_softmax, mse, softmax
@@ -23,6 +24,6 @@ __all__ = [
     "summary", "to_torch", "from_torch",
     "mse", "l1", "bce", "bce_with_logits", "softmax", "log_softmax", "cross_entropy", "hinge", "l2_penalty",
     "SGD", "Adagrad", "RMSprop", "Adam", "AdamW",
-    "fit", "accuracy", "DivergenceError",
+    "fit", "accuracy", "DivergenceError", "TrainingStep",
     "activations", "data", "init", "losses", "optim",
 ]

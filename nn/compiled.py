@@ -36,6 +36,7 @@ from . import losses
 from .layers import Dropout
 from .loss_modules import CrossEntropyLoss
 from .normalization import BatchNorm1d
+from .optim import Optimizer
 
 #: More distinct targets than this, with a loss that cannot take the target as an input, is refused.
 MAX_PROGRAMS = 64
@@ -68,6 +69,72 @@ def _modules(module):
     yield module
     for _, child in module.named_children():
         yield from _modules(child)
+
+
+class TrainingStep:
+    """One training step through a compiled program, fused: ``step(*batch, seed=s)`` does what
+
+        optimizer.zero_grad()
+        loss = program.backward(*batch, seed=s)
+        optimizer.step()
+
+    does, with the same numbers bit for bit and the same refusals (leaving changed what those
+    three calls would), and returns the output. The parameters' gradients go from the program
+    to the optimizer as one array, not each through its Value's ``.grad`` and back (the
+    ``.grad`` are written all the same). ``fit(compile=True)`` steps this way."""
+
+    def __init__(self, program, optimizer):
+        if not isinstance(program, Program):
+            raise TypeError(f"TrainingStep: program must be a scalargrad.compile(...) program, got {checks.excerpt(program)}")
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"TrainingStep: optimizer must be an nn.optim optimizer, got {checks.excerpt(optimizer)}")
+        self.program, self.optimizer = program, optimizer
+        self._params = None  # the optimizer's parameter list the positions below were found for
+
+    def __call__(self, *batch, seed: float = 1.0):
+        return self.run(*batch, seed=seed).output
+
+    def run(self, *batch, seed: float = 1.0, check=None):
+        """The step, returning the program's :class:`~scalargrad.Run`; ``check(run)``, if given, is
+        called before any ``.grad`` is written (fit refuses a batch outside the loss's domain there)."""
+        program, optimizer = self.program, self.optimizer
+        self._find_positions()
+        optimizer.zero_grad()  # first: a refusal names a parameter with its .grad
+        if not self._stepped_all:  # a program parameter the optimizer does not step: its .grad adds up
+            run = program.run(*batch, seed=seed)
+            if check is not None:
+                check(run)
+            program.accumulate(run.parameter_gradients)
+            optimizer.step()
+            return run
+        run = program.run(*batch, seed=seed, array=True)
+        if check is not None:
+            check(run)
+        # Each .grad as zero_grad and backward leave it: 0.0 + the gradient (so −0.0 is 0.0), and
+        # 0.0 for a parameter the program does not have; written, then stepped from the same array.
+        grads = run.parameter_gradients[self._where] + 0.0
+        if not self._everywhere:
+            grads[self._missing] = 0.0
+        for p, g in zip(optimizer.params, grads.tolist()):
+            p.grad = g
+        data = [p.data for p in optimizer.params]
+        if set(map(type, data)) <= {float}:
+            optimizer._step((np.array(data), grads))
+        else:  # the optimizer decides, one number at a time
+            optimizer.step()
+        return run
+
+    def _find_positions(self) -> None:
+        """Where each optimizer parameter is among the program's (found again if the list changes)."""
+        if self._params is self.optimizer.params:
+            return
+        self._params = self.optimizer.params
+        position = {p: i for i, p in enumerate(self.program.parameters)}
+        where = [position.get(p, -1) for p in self._params]
+        self._stepped_all = len(set(where) - {-1}) == len(self.program.parameters)
+        self._where = np.array(where)
+        self._missing = self._where < 0
+        self._everywhere = not self._missing.any()
 
 
 class CompiledTrainer:

@@ -51,7 +51,8 @@ class GroupedPlan:
     """The groups of a traced :class:`~scalargrad.engine.compile.Program` and the Python that runs them.
 
     ``source`` is the generated function ``grouped(n, seed, *values)`` (inputs' arrays, then
-    the parameters' values), returning what the per-node batch function returns."""
+    the parameters' values), returning what the per-node batch function returns, except that
+    the parameters' gradients come as one array (the last item of the gradients)."""
 
     def __init__(self, program):
         self.p = program
@@ -301,7 +302,7 @@ class GroupedPlan:
                 if u not in p._const:
                     lines.append(f"    d{sname(u)} += d{sname(v)} * ({P.substitute(rule, mapping)})")
         grads = [f"dx[{i}]" if x in reached and "x" in written else "zeros(n)" for i, x in enumerate(p.inputs)]
-        lines.append(f"    return {out}, {f'({watched}), ' if p.watched else ''}({''.join(g + ', ' for g in grads)}*dS[:{npar}].tolist())")
+        lines.append(f"    return {out}, {f'({watched}), ' if p.watched else ''}({''.join(g + ', ' for g in grads)}dS[:{npar}])")
         return "\n".join(lines) + "\n"
 
     # ------------------------------------------------------------ the view for reading
