@@ -170,6 +170,7 @@ class CompiledTrainer:
         if self.statistics is None:  # a norm the forward never calls
             self.norm = None
         self.before_norm = None if self.norm is None else self._before_norm()
+        self._fused = (None, None)  # (the optimizer, its TrainingStep): see ``step``
 
     def _before_norm(self) -> Program:
         """Σⱼ hⱼ·cⱼ over the norm's inputs hⱼ, the cⱼ placeholders: run, its watched values are the
@@ -263,10 +264,21 @@ class CompiledTrainer:
                 factors[i, columns] = [layer._drop(1.0) for _ in columns]
         return factors
 
-    def backward(self, Xb: list, yb: list) -> tuple[float, int]:
+    def step(self, Xb: list, yb: list, optimizer) -> tuple[float, int]:
+        """fit's whole step for one batch: ``optimizer.zero_grad()``, ``backward``, ``optimizer.step()``;
+        fused (nn.TrainingStep, the same numbers) where one program gives every gradient."""
+        if self.by_target is not None or self.norm is not None or self.l2:
+            optimizer.zero_grad()
+            result = self.backward(Xb, yb)
+            optimizer.step()
+            return result
+        return self.backward(Xb, yb, optimizer)
+
+    def backward(self, Xb: list, yb: list, optimizer=None) -> tuple[float, int]:
         """Add the batch's mean-loss gradient (plus the l2 term's) to every parameter's ``.grad``;
         return (the summed loss, how many outputs were right). A batch eager would refuse is
-        refused with eager's error for its first failing sample, and no ``.grad`` changes."""
+        refused with eager's error for its first failing sample, and no ``.grad`` changes. With
+        ``optimizer`` (one program, see ``step``): zero_grad first and the optimizer's step after."""
         n = len(Xb)
         try:
             columns = self._columns(Xb)
@@ -275,7 +287,15 @@ class CompiledTrainer:
             if self.by_target is None:
                 program, owners = self.traced
                 targets = np.eye(self.classes)[yb] if self.classes is not None else np.asarray(yb, dtype=np.float64)
-                run = self._backward(program, columns, targets, statistics, self._masks(owners, n), n)
+                target_columns = list(targets.T) if targets.ndim == 2 else [targets]
+                batch = [*columns, *target_columns, *statistics, *self._masks(owners, n).T]
+                # seed 1/batch: ∂(mean loss)/∂(one sample's loss), as eager's sum(...) * (1/n) passes it on.
+                if optimizer is not None:
+                    if self._fused[0] is not optimizer:
+                        self._fused = optimizer, TrainingStep(program, optimizer)
+                    run = self._fused[1].run(*batch, seed=1.0 / n, check=lambda run: self._check_domain(run.watched, targets))
+                    return float(np.sum(run.output)), self._correct(run.watched, yb)
+                run = program.run(*batch, seed=1.0 / n)
                 losses, outputs, gradients = run.output, run.watched, [(run.input_gradients, len(owners))]
                 contributions = [(program.parameters, run.parameter_gradients)]
                 self._check_domain(outputs, targets)
@@ -353,10 +373,8 @@ class CompiledTrainer:
         upstream = g_means[:, None] / n + g_variances[:, None] * 2.0 * (inputs - np.asarray(means)[:, None]) / n
         return self.before_norm.parameters, self.before_norm.run(*columns, *upstream).parameter_gradients
 
-    def _backward(self, program, columns, targets, statistics, masks, batch: int):
-        target_columns = [] if targets is None else list(targets.T) if targets.ndim == 2 else [targets]
-        # seed 1/batch: ∂(mean loss)/∂(one sample's loss), as eager's sum(...) * (1/n) passes it on.
-        return program.run(*columns, *target_columns, *statistics, *masks.T, seed=1.0 / batch)
+    def _backward(self, program, columns, statistics, masks, batch: int):
+        return program.run(*columns, *statistics, *masks.T, seed=1.0 / batch)
 
     def _backward_by_target(self, columns, yb, statistics, n):
         groups = {}
@@ -372,7 +390,7 @@ class CompiledTrainer:
         losses, outputs, gradients, contributions = np.empty(n), None, [], []
         for key, rows in groups.items():
             program = self.by_target[key][0]
-            run = self._backward(program, [c[rows] for c in columns], None, statistics, masks[rows], n)
+            run = self._backward(program, [c[rows] for c in columns], statistics, masks[rows], n)
             losses[rows] = run.output
             gradients.append((run.input_gradients, masks.shape[1]))
             contributions.append((program.parameters, run.parameter_gradients))

@@ -154,9 +154,7 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size=None, shuffle: boo
         try:
             for Xb, yb in _batches(X, y, size, shuffle=shuffle and size < len(X), seed=epoch_seed):
                 if trainer is not None:
-                    optimizer.zero_grad()
-                    batch_loss, batch_correct = trainer.backward(Xb, yb)
-                    optimizer.step()
+                    batch_loss, batch_correct = trainer.step(Xb, yb, optimizer)
                     total += batch_loss * (1.0 / len(Xb)) * len(Xb)
                     correct += batch_correct
                     continue

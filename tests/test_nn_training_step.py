@@ -152,3 +152,34 @@ def test_a_training_step_checks_what_it_is_given():
     step = TrainingStep(program, SGD(model.parameters(), lr=0.1))
     with pytest.raises(ValueError, match=r"input 0 \(x\) must hold finite numbers, got nan at index 1"):
         step(np.array([0.0, math.nan]), np.zeros(2))
+
+
+def test_fit_compiled_steps_fused_as_it_did_in_three_calls(monkeypatch):
+    """fit(compile=True) steps through TrainingStep where one program gives every gradient; its
+    history and weights are the three calls' bit for bit (Dropout's masks, mini-batches, Adam)."""
+    from nn.compiled import CompiledTrainer
+    from nn.data import moons
+
+    X, y = moons(40, 0.1, seed=1)
+
+    def train():
+        model = Sequential(Linear(2, 8, seed=4), nn.Tanh(), nn.Dropout(0.2, seed=5), Linear(8, 1, seed=6))
+        history = nn.fit(model, X, y, "bce_with_logits", Adam(model, lr=0.05), epochs=3, batch_size=16, seed=3,
+                         progress=False, compile=True)
+        return history, [p.data.hex() for p in model.parameters()]
+
+    calls = []
+    fused_run = TrainingStep.run
+    monkeypatch.setattr(TrainingStep, "run", lambda self, *a, **k: calls.append(1) or fused_run(self, *a, **k))
+    fused = train()
+    assert len(calls) == 9  # 3 epochs of 3 batches
+    monkeypatch.undo()
+
+    def three_calls_step(self, Xb, yb, optimizer):
+        optimizer.zero_grad()
+        result = self.backward(Xb, yb)
+        optimizer.step()
+        return result
+
+    monkeypatch.setattr(CompiledTrainer, "step", three_calls_step)
+    assert train() == fused
