@@ -4,10 +4,12 @@
     uv run --group peers python bench/bench_compile.py    # with JAX's jit too
     uv run python bench/bench_compile.py --quick          # fewer repeats, the lab over 500 epochs
 
-Each step runs compiled (the grouped program, and the per-node one), on the eager engine, and
-where installed on micrograd, PyTorch (float64, one thread; `uv pip install torch`) and JAX jit
-(float64, CPU, one thread), from the same weights; the losses of 3 steps are compared with
-eager's. All timed with CPU time (time.process_time: the machine may be shared).
+Each step runs compiled (the grouped program through nn.TrainingStep, as fit(compile=True) steps;
+the same in the three calls zero_grad, program.backward and optimizer.step; the per-node
+program), on the eager engine, and where installed on micrograd, PyTorch (float64, one thread;
+`uv pip install torch`) and JAX jit (float64, CPU, one thread), from the same weights; the
+losses of 3 steps are compared with eager's. All timed with CPU time (time.process_time: the
+machine may be shared), the fast ones interleaved (each round times every one of them in turn).
   lab    lecture 003's training step: Sequential(Linear(1,10), ReLU(), Linear(10,6), ReLU(),
          Linear(6,1)), L1 loss over 1,000 points of y = 8x² + 7x + 3 + noise, one SGD step
          (lr 0.001); then the whole lab (5,000 epochs) through nn.fit(compile=True), grouped
@@ -46,12 +48,25 @@ torch = None  # imported by main() if installed (optional; importing it takes se
 
 def best_time(work, repeats: int, block: int = 1) -> float:
     """The least CPU time per call of ``work`` over ``repeats`` blocks of ``block`` calls."""
-    best = float("inf")
+    return best_times({"work": work}, repeats, {"work": block})["work"]
+
+
+def best_times(works: dict, repeats: int, blocks: dict) -> dict:
+    """The least CPU time per call of each of ``works`` over ``repeats`` rounds; each round times
+    a block of ``blocks[name]`` calls of every one in turn, so that a busy moment of a shared
+    machine slows all of them, not one (the ratios between them are what the tables report).
+    A fifth of a block runs untimed first: each is timed warm, as in a training loop, not
+    just after the others have filled the caches with their own code and data."""
+    best = dict.fromkeys(works, float("inf"))
     for _ in range(repeats):
-        t0 = time.process_time()
-        for _ in range(block):
-            work()
-        best = min(best, (time.process_time() - t0) / block)
+        for name, work in works.items():
+            block = blocks[name]
+            for _ in range(block // 5):
+                work()
+            t0 = time.process_time()
+            for _ in range(block):
+                work()
+            best[name] = min(best[name], (time.process_time() - t0) / block)
     return best
 
 
@@ -70,20 +85,30 @@ def lab_model(seed: int = 1) -> nn.Sequential:
                          nn.Linear(6, 1, seed=seed + 2))
 
 
-def compiled_lab_step(model, xs, ys):
-    """(step, program): one SGD step of the mean L1 loss through the compiled per-sample loss."""
+def compiled_lab_step(model, xs, ys, fused: bool = True):
+    """(step, program): one SGD step of the mean L1 loss through the compiled per-sample loss, as
+    fit(compile=True) takes it (nn.TrainingStep), or (``fused`` False) in the three calls
+    zero_grad, program.backward and optimizer.step (the same numbers)."""
     x, y = Value(0.0, "x"), Value(0.0, "y")
     program = scalargrad.compile(nn.l1(model([x]), [y]), [x, y])
     optimizer = nn.SGD(model.parameters(), lr=0.001)
-    X, Y = np.array(xs), np.array(ys)
+    return _compiled_step(program, optimizer, [np.array(xs), np.array(ys)], fused, lambda losses: losses.mean()), program
+
+
+def _compiled_step(program, optimizer, columns, fused: bool, report):
+    """A step over the whole batch ``columns``: TrainingStep, or the three calls; it returns ``report(losses)``."""
+    seed = 1.0 / len(columns[0])
+    if fused:
+        training_step = nn.TrainingStep(program, optimizer)
+        return lambda: report(training_step(*columns, seed=seed))
 
     def step():
         optimizer.zero_grad()
-        loss = program.backward(X, Y, seed=1.0 / len(X))
+        losses = program.backward(*columns, seed=seed)
         optimizer.step()
-        return loss.mean()
+        return report(losses)
 
-    return step, program
+    return step
 
 
 def eager_lab_step(model, xs, ys):
@@ -141,23 +166,27 @@ def torch_lab_step(model, xs, ys):
 # ------------------------------------------------------------ micrograd's demo
 
 
-def compiled_moons_step(model, X, y, lr: float = 0.05, alpha: float = 1e-4):
+def compiled_moons_step(model, X, y, lr: float = 0.05, alpha: float = 1e-4, fused: bool = True):
     """bench.training_step through a compiled per-sample hinge loss; the L2 term as SGD's weight
-    decay (its gradient 2α·p, PyTorch's way of writing it), the reported loss with α·Σp²."""
+    decay (its gradient 2α·p, PyTorch's way of writing it), the reported loss with α·Σp² (of the
+    weights before the step, as the other steps report it)."""
     x0, x1, t = Value(0.0, "x0"), Value(0.0, "x1"), Value(1.0, "y")
     program = scalargrad.compile((1 + -t * model([x0, x1])).relu(), [x0, x1, t])
     columns = [np.array([row[0] for row in X]), np.array([row[1] for row in X]), np.array(y, dtype=float)]
     params = model.parameters()
     optimizer = nn.SGD(params, lr=lr, weight_decay=2 * alpha)
+    before = {}
 
-    def step():
-        optimizer.zero_grad()
-        losses = program.backward(*columns, seed=1.0 / len(X))
-        total = losses.mean() + alpha * math.fsum(p.data * p.data for p in params)
-        optimizer.step()
-        return total
+    def report(losses):
+        return losses.mean() + alpha * before["l2"]
 
-    return step, program
+    step = _compiled_step(program, optimizer, columns, fused, report)
+
+    def moons_step():
+        before["l2"] = math.fsum(p.data * p.data for p in params)
+        return step()
+
+    return moons_step, program
 
 
 def torch_moons_step(X, y, lr: float = 0.05, alpha: float = 1e-4):
@@ -307,11 +336,13 @@ def main(argv=None) -> None:
     xs, ys = lab_data()
     X, y = bench.moons()
     grouped_step, program = compiled_lab_step(lab_model(), xs, ys)
-    lab = {"grouped": grouped_step, "per-node": _per_node(compiled_lab_step(lab_model(), xs, ys)),
-           "eager": eager_lab_step(lab_model(), xs, ys)}
-    moons_step, moons_program = compiled_moons_step(bench.GenericMLP(Value, 2, [16, 16, 1]), X, y)
-    eager_model = bench.GenericMLP(Value, 2, [16, 16, 1])
-    moons = {"grouped": moons_step, "per-node": _per_node(compiled_moons_step(bench.GenericMLP(Value, 2, [16, 16, 1]), X, y)),
+    lab = {"grouped": grouped_step, "3 calls": compiled_lab_step(lab_model(), xs, ys, fused=False)[0],
+           "per-node": _per_node(compiled_lab_step(lab_model(), xs, ys)), "eager": eager_lab_step(lab_model(), xs, ys)}
+    mlp = lambda: bench.GenericMLP(Value, 2, [16, 16, 1])  # noqa: E731 - the same starting weights every time
+    moons_step, moons_program = compiled_moons_step(mlp(), X, y)
+    eager_model = mlp()
+    moons = {"grouped": moons_step, "3 calls": compiled_moons_step(mlp(), X, y, fused=False)[0],
+             "per-node": _per_node(compiled_moons_step(mlp(), X, y)),
              "eager": lambda: bench.training_step(Value, eager_model, X, y).data}
     if bench.micrograd_engine is not None:
         theirs = bench.GenericMLP(bench.micrograd_engine.Value, 2, [16, 16, 1])
@@ -328,9 +359,10 @@ def main(argv=None) -> None:
     ]:
         losses = {name: [step() for _ in range(3)] for name, step in steps.items()}  # same weights: same losses
         slow = ("eager", "micrograd")
-        times = {name: best_time(step, 2 if name in slow else repeats, 2 if name in slow else block)
-                 for name, step in steps.items()}
-        _table(title, times, losses)
+        fast = {name: step for name, step in steps.items() if name not in slow}
+        times = best_times(fast, 3 * repeats, dict.fromkeys(fast, block))  # interleaved: their ratios are fair
+        times.update(best_times({name: steps[name] for name in steps if name in slow}, 2, dict.fromkeys(slow, 2)))
+        _table(title, {name: times[name] for name in steps}, losses)
 
     epochs = 500 if args.quick else 5000
     print(f"\nthe whole lab, {epochs:,} epochs through nn.fit(compile=True):")

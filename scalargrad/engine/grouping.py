@@ -397,17 +397,62 @@ class GroupedPlan:
         return f"full(n, S[{self.sindex[v]}])"
 
     def _linear(self, group) -> tuple[list, list]:
+        """A linear group's forward and backward lines. Operands whose every coefficient is a
+        constant (the target in ``prediction - target``) get a constant matrix of their own, so
+        that W's product, and its gradient dW, read no operand W does not weigh."""
         import numpy as np
 
         name, k = group.name, len(group.nodes)
         column = {a: j for j, a in enumerate(group.operands)}
-        m = len(column)
-        cells, refs, fixed = [], [], np.zeros(k * m)
+        weighed = {column[a] for v in group.nodes for ref, a in self.sums[v][0] if ref[0] == "s"}
+        parts = [[a for a in group.operands if column[a] in weighed], [a for a in group.operands if column[a] not in weighed]]
+        parts = [part for part in parts if part] if all(parts) else [group.operands]
         bias_rows, bias_refs, bias_fixed = [], [], np.zeros(k)
+        for i, v in enumerate(group.nodes):
+            for ref in self.sums[v][1]:
+                if ref[0] == "c":
+                    bias_fixed[i] += ref[1]
+                else:
+                    bias_rows.append(i)
+                    bias_refs.append(ref)
+        forward, back = [], []
+        for p, operands in enumerate(parts):
+            suffix = "" if p == 0 else "c"
+            f, b_ = self._linear_part(group, operands, suffix, first=p == 0)
+            forward += f
+            back += b_
+        b = f"b{name[1:]}"
+        has_bias = bool(bias_refs) or bias_fixed.any()
+        if has_bias:
+            if bias_rows == list(range(k)) and not bias_fixed.any():
+                forward.append(f"{b} = {self._gather_scalars(bias_refs)}")
+            else:
+                start = f"{self._constant('C', bias_fixed)}.copy()" if bias_fixed.any() else f"zeros({k})"
+                forward.append(f"{b} = {start}")
+                if bias_refs:
+                    forward.append(f"add.at({b}, {self._index_array(bias_rows)}, {self._gather_scalars(bias_refs)})")
+            forward.append(f"{name} += {b}[:, None]")  # in place: the product is a new array (a new one costs a third more)
+        if bias_refs:
+            back.append((None, False, f"d{b} = d{name} @ ones_n  # Σ over samples (BLAS: twice as fast as .sum(axis=1))"))
+            picked = f"d{b}" if bias_rows == list(range(k)) else f"d{b}[{self._index_array(bias_rows)}]"
+            back.append((None, False, self._add_scalars(bias_refs, picked)))
+        return forward, back
+
+    def _linear_part(self, group, operands, suffix: str, first: bool) -> tuple[list, list]:
+        """The product of one matrix (W, or the constant one, ``suffix`` "c") with its operands'
+        rows: ``z = W @ A`` (``first``) or ``z += ...``; backward ``dA += W.T @ dz``, the constant
+        coefficients' gradients (checked: an overflow raises) and ``dW = dz @ A.T``."""
+        import numpy as np
+
+        name, k = group.name, len(group.nodes)
+        column = {a: j for j, a in enumerate(operands)}
+        m = len(operands)
+        cells, refs, fixed = [], [], np.zeros(k * m)
         constant_cells = []  # (row, column) of each constant coefficient: its gradient is checked
         for i, v in enumerate(group.nodes):
-            terms, bias = self.sums[v]
-            for ref, a in terms:
+            for ref, a in self.sums[v][0]:
+                if a not in column:
+                    continue
                 if ref[0] != "s":
                     fixed[i * m + column[a]] += ref[1]
                     if ref[0] == "c":
@@ -415,21 +460,15 @@ class GroupedPlan:
                 else:
                     cells.append(i * m + column[a])
                     refs.append(ref)
-            for ref in bias:
-                if ref[0] == "c":
-                    bias_fixed[i] += ref[1]
-                else:
-                    bias_rows.append(i)
-                    bias_refs.append(ref)
         if cells:
             cells, refs = map(list, zip(*sorted(zip(cells, refs), key=lambda cr: cr[0])))
         forward, back = [], []
-        A, gather = self._rows(group.operands, f"a{name}")
+        A, gather = self._rows(operands, f"a{name}{suffix}")
         forward += gather
         if not _simple(A):
-            forward.append(f"a{name} = {A}")
-            A = f"a{name}"
-        W, b = f"W{name[1:]}", f"b{name[1:]}"
+            forward.append(f"a{name}{suffix} = {A}")
+            A = f"a{name}{suffix}"
+        W = f"W{name[1:]}{suffix}"
         if not refs:
             forward.append(f"{W} = {self._constant('C', fixed.reshape(k, m))}")
         elif cells == list(range(k * m)) and not fixed.any():
@@ -442,33 +481,19 @@ class GroupedPlan:
             else:
                 forward.append(f"add.at({W}, {self._index_array(cells)}, {self._gather_scalars(refs)})")
             forward.append(f"{W} = {W}.reshape({k}, {m})")
-        has_bias = bool(bias_refs) or bias_fixed.any()
-        if has_bias:
-            if bias_rows == list(range(k)) and not bias_fixed.any():
-                forward.append(f"{b} = {self._gather_scalars(bias_refs)}")
-            else:
-                start = f"{self._constant('C', bias_fixed)}.copy()" if bias_fixed.any() else f"zeros({k})"
-                forward.append(f"{b} = {start}")
-                if bias_refs:
-                    forward.append(f"add.at({b}, {self._index_array(bias_rows)}, {self._gather_scalars(bias_refs)})")
-        forward.append(f"{name} = {_product(W, A, m)}  # {k} sum(s) of {m} operand(s): a layer's z = W a + b")
-        if has_bias:  # in place: the product is a new array (a new one would cost a third more)
-            forward.append(f"{name} += {b}[:, None]")
-        batch_operands = [a for a in group.operands if self.p._batched[a]]
-        if batch_operands:
-            back += [(*step, k > 1) for step in self._scatter(group.operands, _product(f"{W}.T", f"d{name}", k), f"da{name}")]
+        product = _product(W, A, m)
+        forward.append(f"{name} = {product}  # {k} sum(s) of {m} operand(s): a layer's z = W a + b" if first
+                       else f"{name} += {product}  # the operands with constant coefficients only")
+        if any(self.p._batched[a] for a in operands):
+            back += [(*step, k > 1) for step in self._scatter(operands, _product(f"{W}.T", f"d{name}", k), f"da{name}{suffix}")]
         if constant_cells:  # each constant coefficient's gradient, per sample, as eager computes it: raises on overflow
-            rows, cols = (self._index_array(x) for x in zip(*constant_cells))
-            back.append((None, False, f"dc{name} = d{name}[{rows}] * {A}[{cols}]  # constants' gradients: an overflow raises"))
+            rows, cols = (self._index(list(x)) for x in zip(*constant_cells))
+            back.append((None, False, f"dc{name}{suffix} = d{name}[{rows}] * {A}[{cols}]  # constants' gradients: an overflow raises"))
         if refs:
             back.append((None, False, f"d{W} = d{name} @ {A}.T  # the weights' gradient, summed over the batch"))
             dW = f"d{W}.ravel()"
             picked = dW if cells == list(range(k * m)) else f"{dW}[{self._index_array(cells)}]"
             back.append((None, False, self._add_scalars(refs, picked)))
-        if bias_refs:
-            back.append((None, False, f"d{b} = d{name} @ ones_n  # Σ over samples (BLAS: twice as fast as .sum(axis=1))"))
-            picked = f"d{b}" if bias_rows == list(range(k)) else f"d{b}[{self._index_array(bias_rows)}]"
-            back.append((None, False, self._add_scalars(bias_refs, picked)))
         return forward, back
 
     def _gather_scalars(self, refs) -> str:
