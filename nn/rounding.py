@@ -90,17 +90,15 @@ def fma_arrays(a, b, c):
     doubtful = certain.size - np.count_nonzero(certain)  # (count_nonzero: 0.6 µs, all(): 1.5)
     if not doubtful:
         return float(out) if out.ndim == 0 else out
+    if any(type(x) is not float and x.ndim and x.shape != out.shape for x in (a, b, c)):
+        a, b, c = np.broadcast_arrays(a, b, c)  # shapes that broadcast: one element of each per element of out
     rest = np.flatnonzero(~certain)
-    # the doubtful elements of each operand (a number, as the learning rate, stays one number)
-    a, b, c = (x if np.ndim(x) == 0 else np.broadcast_to(x, out.shape).ravel()[rest] for x in (a, b, c))
-    flat = out.reshape(-1)  # a view: writing into it writes into out
     if doubtful > 4:  # cheaper than more than a few scalar calls
-        r, exact = _fma_expansion(a, b, c)
-        flat[rest] = r
-        keep = np.flatnonzero(~exact)
-        rest, a, b, c = rest[keep], *(x if np.ndim(x) == 0 else x[keep] for x in (a, b, c))
-    for j, i in enumerate(rest):
-        flat[i] = _scalar_fma(*(float(x if np.ndim(x) == 0 else x[j]) for x in (a, b, c)))
+        r, exact = _fma_expansion(*(x if type(x) is float or not x.ndim else x.reshape(-1)[rest] for x in (a, b, c)))
+        out.reshape(-1)[rest] = r  # (a view of out)
+        rest = rest[~exact]
+    for i in rest.tolist():
+        out.flat[i] = _scalar_fma(*(x if type(x) is float else float(x.flat[i] if x.ndim else x) for x in (a, b, c)))
     return float(out) if out.ndim == 0 else out
 
 

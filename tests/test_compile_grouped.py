@@ -180,6 +180,22 @@ def test_watched_values_and_ties_in_a_grouped_batch():
     assert (grads[w[0]], grads[w[1]]) == (0.5 * 2.0, 0.5 * 1.0)
 
 
+def test_max_at_the_ends_of_the_range_gives_eagers_gradients():
+    """max's slope runs as 0.5 + 0.5·sign(a − b); where a − b overflows (1e308 − (−1e308)), the
+    batch takes the long way and still gives eager's numbers, refusing nothing."""
+    x0, x1 = Value(0.0, "x0"), Value(0.0, "x1")
+    w = Value(1.0, "w")
+    program = sg.compile((w * x0).max(w * x1) * 0.5, [x0, x1])
+    program.grouping = True
+    a, b = np.array([1e308, -1e308, 3.0, 2.0]), np.array([-1e308, 1e308, 3.0, -2.0])
+    run = program.run(a, b)
+    close(run.output, [5e307, 5e307, 1.5, 1.0])
+    close(run.input_gradients[0], [0.5, 0.0, 0.25, 0.5])
+    close(run.input_gradients[1], [0.0, 0.5, 0.25, 0.0])
+    assert run.parameter_gradients[0] == pytest.approx(5e307 + 5e307 + 1.5 + 1.0, rel=1e-15)
+    assert "sign(" in program.array_source
+
+
 def test_a_refused_batch_in_the_grouped_path_changes_nothing():
     x = Value(0.0, "x")
     w = Value(1.0, "w")
