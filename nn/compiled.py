@@ -145,7 +145,8 @@ class CompiledTrainer:
         checks.flag(compile, "fit: compile")
         self.model, self.loss_fn, self.threshold, self.l2 = model, loss_fn, threshold, l2
         self.correct = correct  # fit's rule for one output: correct(output, target, threshold)
-        self.X = X
+        self.X, self.y = X, y
+        self._feature_columns = self._all_targets = None  # the whole data's, made on first use
         try:
             self.features = np.asarray(X, dtype=np.float64)
         except (TypeError, ValueError):
@@ -242,8 +243,25 @@ class CompiledTrainer:
         return Program(loss, inputs, watch=outputs), [d for _, d in masks]
 
     def _columns(self, Xb) -> list:
+        if Xb is self.X:  # the whole data, as fit gives it without shuffling (made once)
+            if self._feature_columns is None:
+                self._feature_columns = self._as_columns(self.features)
+            return self._feature_columns
         features = self.features if len(Xb) == len(self.X) and Xb == self.X else np.asarray(Xb, dtype=np.float64)
-        return list(features.T) if features.ndim == 2 else [features]
+        return self._as_columns(features)
+
+    @staticmethod
+    def _as_columns(features) -> list:
+        return [np.ascontiguousarray(c) for c in features.T] if features.ndim == 2 else [features]
+
+    def _targets(self, yb):
+        """The batch's targets as an array (one-hot rows for cross-entropy); the whole data's made once."""
+        if yb is self.y and self._all_targets is not None:
+            return self._all_targets
+        targets = np.eye(self.classes)[yb] if self.classes is not None else np.asarray(yb, dtype=np.float64)
+        if yb is self.y:
+            self._all_targets = targets
+        return targets
 
     def _masks(self, owners, n: int):
         """Dropout's factors (0 or 1/(1 − p)) for n samples, one column per mask, drawn in
@@ -286,7 +304,7 @@ class CompiledTrainer:
             statistics = [*means, *variances]
             if self.by_target is None:
                 program, owners = self.traced
-                targets = np.eye(self.classes)[yb] if self.classes is not None else np.asarray(yb, dtype=np.float64)
+                targets = self._targets(yb)
                 target_columns = list(targets.T) if targets.ndim == 2 else [targets]
                 batch = [*columns, *target_columns, *statistics, *self._masks(owners, n).T]
                 # seed 1/batch: ∂(mean loss)/∂(one sample's loss), as eager's sum(...) * (1/n) passes it on.
@@ -403,9 +421,11 @@ class CompiledTrainer:
     def _correct(self, outputs, yb) -> int:
         """How many outputs fit's rule counts as right, for the whole batch at once."""
         try:
-            targets = np.asarray(yb, dtype=np.float64)
+            targets = np.asarray(yb, dtype=np.float64) if yb is not self.y or self.classes is not None else self._targets(yb)
         except (TypeError, ValueError):
             targets = None
+        if targets is not None and targets.ndim == 2 and targets.shape[1] == 1:  # rows of one number: [[y], ...]
+            targets = targets[:, 0]
         if targets is None or targets.ndim != 1:
             return sum(self.correct([float(o[i]) for o in outputs], t, self.threshold) for i, t in enumerate(yb))
         if len(outputs) == 1:

@@ -152,7 +152,8 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size=None, shuffle: boo
         total, correct = 0.0, 0
         epoch_seed = None if not shuffle else (seed * 1_000_003 + epoch if seed is not None else None)
         try:
-            for Xb, yb in _batches(X, y, size, shuffle=shuffle and size < len(X), seed=epoch_seed):
+            whole = size >= len(X) and trainer is not None  # the compiled trainer reads the whole data as arrays made once
+            for Xb, yb in [(X, y)] if whole else _batches(X, y, size, shuffle=shuffle and size < len(X), seed=epoch_seed):
                 if trainer is not None:
                     batch_loss, batch_correct = trainer.step(Xb, yb, optimizer)
                     total += batch_loss * (1.0 / len(Xb)) * len(Xb)
@@ -172,6 +173,7 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size=None, shuffle: boo
             raise kind(f"training diverged in epoch {epoch} of {epochs}: {error}") from error
         history["loss"].append(total / len(X))
         history["accuracy"].append(correct / len(X))
-        bar.set_postfix(loss=f"{history['loss'][-1]:.4f}", acc=f"{history['accuracy'][-1]:.3f}", refresh=False)
+        if progress:
+            bar.set_postfix(loss=f"{history['loss'][-1]:.4f}", acc=f"{history['accuracy'][-1]:.3f}", refresh=False)
     bar.close()
     return history
