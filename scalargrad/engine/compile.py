@@ -564,9 +564,10 @@ class Program:
             return "# the output does not depend on the inputs: a batch runs the per-node program\n"
         return self._grouped_plan.source(gradients=True)
 
-    def _function(self, batch: bool, gradients: bool):
-        """The generated function for floats or arrays, with or without the backward pass (made once)."""
-        plan = self._plan() if batch else None
+    def _function(self, batch: bool, gradients: bool, per_node: bool = False):
+        """The generated function for floats or arrays, with or without the backward pass (made
+        once); for arrays the grouped one where :meth:`_plan` says so, unless ``per_node``."""
+        plan = self._plan() if batch and not per_node else None
         function = self._functions.get((batch, gradients, plan is not None))
         if function is None:
             if plan is not None:
@@ -674,8 +675,12 @@ class Program:
             # where none is, numpy's where() computed a branch it did not take, and only that failed.
             for i in range(n):
                 self._run_floats([float(c[i]) for c in columns], params, gradients, 1.0, i)
+            # No sample fails: run the table's rules as written, per node (a grouped program's cheaper
+            # forms, maximum and sign, differ from them where a parameter is nan or a − b overflows).
+            grouped = False
             with np.errstate(all="ignore"):
-                result = function(*args)
+                result = self._function(batch=True, gradients=gradients, per_node=True)(
+                    n, seed, *columns, *map(np.float64, params))
             out, watched, grads = self._parts(result, gradients)
             if not finite((out, *watched)):
                 raise NonFiniteError("the compiled batch computed a number that is not finite where each sample's "

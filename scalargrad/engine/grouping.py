@@ -541,9 +541,10 @@ def _array_rule(rule: str) -> str:
     ``where(a > b, 1.0, where(a < b, 0.0, 0.5))`` as ``0.5 + 0.5 * sign(a - b)`` (a − b is 0 only
     at a tie). numpy's where over a random mask of 10×1,000 takes 27 µs (branch mispredictions);
     maximum 5 µs, the mask times 1.0 6 µs: a relu layer's forward and backward cost half as
-    much, and max's slope over 1,000 samples takes 4 µs instead of 9. (Inputs are finite, so
-    maximum's nan rule never applies; at a tie both give the same number. Where a − b overflows,
-    the batch takes the long way, which gives the same numbers.)"""
+    much, and max's slope over 1,000 samples takes 4 µs instead of 9. (At a tie both forms give
+    the same number. They differ where a number is nan, which only a parameter set to nan by hand
+    can bring, or where a − b overflows: such a batch takes the long way, which runs the table's
+    rules as written, per node.)"""
     tree = ast.parse(rule, mode="eval")
 
     class Rewrite(ast.NodeTransformer):
