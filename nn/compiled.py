@@ -72,16 +72,18 @@ def _modules(module):
 
 
 class TrainingStep:
-    """One training step through a compiled program, fused: ``step(*batch, seed=s)`` does what
+    """One training step through a compiled program in one call. ``step(*batch, seed=s)`` does
+    what these three calls do, and returns the output (one loss per sample)::
 
         optimizer.zero_grad()
-        loss = program.backward(*batch, seed=s)
+        losses = program.backward(*batch, seed=s)
         optimizer.step()
 
-    does, with the same numbers bit for bit and the same refusals (leaving changed what those
-    three calls would), and returns the output. The parameters' gradients go from the program
-    to the optimizer as one array, not each through its Value's ``.grad`` and back (the
-    ``.grad`` are written all the same). ``fit(compile=True)`` steps this way."""
+    The numbers are the same bit for bit, and so are the refusals, which leave changed what the
+    three calls would. The parameters' gradients go from the program to the optimizer as one
+    array, not each through its Value's ``.grad`` and back (the ``.grad`` are written all the
+    same): lecture 003's step takes about 0.23 ms instead of 0.25. ``fit(compile=True)`` steps
+    this way."""
 
     def __init__(self, program, optimizer):
         if not isinstance(program, Program):
