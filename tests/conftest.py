@@ -94,6 +94,7 @@ TORCH_TESTS = (
     "tests/test_nn_torch.py::",
     "tests/test_nn_optim_torch.py::",
     "tests/test_lecture_micrograd.py::test_value_to_a_value_power_against_torch",
+    "tests/test_compile.py::test_the_benchmark_steps_compute_what_eager_does",  # the bench's PyTorch peers
 )
 
 
