@@ -8,7 +8,6 @@ PyTorch's names where PyTorch has one, micrograd's where micrograd has one::
 
 from . import activations, data, init, losses, optim
 from .bridge import from_torch, to_torch
-from .compiled import TrainingStep
 from .layers import MLP, Dropout, Layer, Linear, Neuron, ReLU, Sequential, Sigmoid, Tanh
 from .loss_modules import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HingeEmbeddingLoss, L1Loss, MSELoss
 from .losses import bce, bce_with_logits, cross_entropy, hinge, l1, l2_penalty, log_softmax, mse, softmax
@@ -27,3 +26,13 @@ __all__ = [
     "fit", "accuracy", "DivergenceError", "TrainingStep",
     "activations", "data", "init", "losses", "optim",
 ]
+
+
+def __getattr__(name: str):
+    # nn.TrainingStep lives with fit's compiled path, which needs numpy: imported on first use, so
+    # that `import nn` works where numpy is missing (the browser course).
+    if name == "TrainingStep":
+        from .compiled import TrainingStep
+
+        return TrainingStep
+    raise AttributeError(f"module 'nn' has no attribute {name!r}")
