@@ -80,20 +80,14 @@ class GroupedPlan:
         self.shared_constants = any(v._a is not None or consumers.get(v, 0) > 1 for v in p._constants_reached)
         self.sindex = {v: i for i, v in enumerate(self.scalars)}
 
-        def inner(v) -> bool:  # a node folded into the one sum that consumes it
-            return consumers.get(v, 0) == 1 and v not in pinned and v._a is not None and v not in const
-
-        def term(v) -> bool:  # c * a with one batch operand and a scalar or constant coefficient
-            if v._prim is not P.MUL or not batched[v] or not inner(v):
-                return False
-            return batched[v._a] != batched[v._b]
-
-        folded = set()
+        folded = set()  # the inner nodes of sums: a + feeding only a +, or c * a (one batch operand)
         for v in order:
             if v._prim is P.ADD and batched[v]:
-                for parent in (v._a, v._b):
-                    if (parent._prim is P.ADD and batched[parent] and inner(parent)) or term(parent):
-                        folded.add(parent)
+                for u in (v._a, v._b):
+                    if consumers[u] != 1 or u in pinned or u._a is None or u in const or not batched[u]:
+                        continue  # not an inner node of this sum
+                    if u._prim is P.ADD or (u._prim is P.MUL and batched[u._a] != batched[u._b]):
+                        folded.add(u)
         self.sums = {}
         for v in order:
             if v._prim is P.ADD and batched[v] and v not in folded:
