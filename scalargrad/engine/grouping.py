@@ -444,19 +444,22 @@ class GroupedPlan:
         m = len(operands)
         cells, refs, fixed = [], [], np.zeros(k * m)
         constant_cells = []  # (row, column) of each constant coefficient: its gradient is checked
+        sums, place = self.sums, column.get
         for i, v in enumerate(group.nodes):
-            for ref, a in self.sums[v][0]:
-                if a not in column:
+            row = i * m
+            for ref, a in sums[v][0]:
+                j = place(a)
+                if j is None:  # an operand of the other part
                     continue
-                if ref[0] != "s":
-                    fixed[i * m + column[a]] += ref[1]
-                    if ref[0] == "c":
-                        constant_cells.append((i, column[a]))
-                else:
-                    cells.append(i * m + column[a])
+                if ref[0] == "s":
+                    cells.append(row + j)
                     refs.append(ref)
+                else:
+                    fixed[row + j] += ref[1]
+                    if ref[0] == "c":
+                        constant_cells.append((i, j))
         if cells:
-            cells, refs = map(list, zip(*sorted(zip(cells, refs), key=lambda cr: cr[0])))
+            cells, refs = map(list, zip(*sorted(zip(cells, refs))))
         forward, back = [], []
         A, gather = self._rows(operands, f"a{name}{suffix}")
         forward += gather
