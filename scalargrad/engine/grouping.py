@@ -31,6 +31,7 @@ import ast
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 
 from . import primitives as P
 
@@ -459,7 +460,7 @@ class GroupedPlan:
                     if ref[0] == "c":
                         constant_cells.append((i, j))
         if cells:
-            cells, refs = map(list, zip(*sorted(zip(cells, refs))))
+            cells, refs = map(list, zip(*sorted(zip(cells, refs), key=itemgetter(0))))
         forward, back = [], []
         A, gather = self._rows(operands, f"a{name}{suffix}")
         forward += gather
