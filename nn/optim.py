@@ -378,7 +378,7 @@ class SGD(Optimizer):
         momentum = o["momentum"]
         if not momentum:
             return fma(-o["lr"], g, x), ()
-        buf = g if state is None else fma(1.0 - o["dampening"], g, state[0] * momentum)
+        buf = g if not state else fma(1.0 - o["dampening"], g, state[0] * momentum)  # no buffer yet: it starts at g
         g = fma(momentum, buf, g) if o["nesterov"] else buf
         return fma(-o["lr"], g, x), (buf,)
 

@@ -388,3 +388,19 @@ def test_an_error_naming_a_long_list_shows_an_excerpt():
     with pytest.raises(TypeError) as refused:
         SGD([{"params": weights}, [Value(1.0)]], lr=0.1)
     assert len(str(refused.value)) < 250 and "characters)" in str(refused.value)
+
+
+def test_momentum_turned_on_between_steps_starts_its_buffer_as_pytorch_does():
+    """A schedule that turns SGD's momentum on after plain steps: the buffer starts from that
+    step's gradient (PyTorch keeps no buffer for a step without momentum), for one parameter at a
+    time and for a group stepped as arrays."""
+    for size in (3, 100):
+        params = [Value(1.0, f"w{i}") for i in range(size)]
+        opt = SGD(params, lr=0.1)
+        for p in params:
+            p.grad = 1.0
+        opt.step()
+        opt.param_groups[0]["momentum"] = 0.5
+        opt.step()  # buffer = the gradient 1.0: w = 0.9 - 0.1
+        opt.step()  # buffer = 0.5 + 1.0: w = 0.8 - 0.15
+        assert [p.data for p in params] == pytest.approx([0.65] * size) and opt.state[0] == (1.5,)

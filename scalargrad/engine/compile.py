@@ -103,8 +103,9 @@ def _require_finite_arrays(*arrays) -> None:
 def grouped_namespace(constants: dict) -> dict:
     """What a grouped program's code calls: the table's numpy functions and the array builders."""
     np = _numpy()
-    return {**numpy_namespace(), "array": np.array, "zeros": np.zeros, "ones": _ones, "sign": np.sign, "full": np.full, "maximum": np.maximum,
-            "concatenate": np.concatenate, "add": np.add, "finite_arrays": _require_finite_arrays, **constants}
+    return {**numpy_namespace(), "array": np.array, "zeros": np.zeros, "ones": _ones, "full": np.full,
+            "maximum": np.maximum, "sign": np.sign, "concatenate": np.concatenate, "add": np.add,
+            "finite_arrays": _require_finite_arrays, **constants}
 
 
 class Run(NamedTuple):
