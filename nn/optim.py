@@ -41,12 +41,6 @@ def _numpy():
     return _np
 
 
-def _all_finite(a) -> bool:
-    """Whether every number of the array ``a`` is finite: Σa² is inf or nan if one is (a dot
-    product: 1 µs for 100 numbers, isfinite(a).all() 2), else it overflowed and each is looked at."""
-    return math.isfinite(_np.vdot(a, a)) or bool(_np.isfinite(a).all())
-
-
 def _sqrt(x):
     """The correctly rounded square root, of a float or of each number of an array."""
     return _np.sqrt(x) if hasattr(x, "shape") else math.sqrt(x)
@@ -258,7 +252,7 @@ class Optimizer:
         with np.errstate(all="ignore"):
             new, new_state = self._update(*arrays, state, t, options)
             new_state = [s if getattr(s, "shape", None) == (n,) else np.broadcast_to(s, n) for s in new_state]
-            if not all(map(_all_finite, (new, *new_state))):
+            if not all(map(checks.all_finite, (new, *new_state))):
                 return None
         return new.tolist(), list(zip(*(s.tolist() for s in new_state))) if new_state else [()] * n
 

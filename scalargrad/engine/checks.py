@@ -24,6 +24,16 @@ def excerpt(x) -> str:
 _given = excerpt
 
 
+def all_finite(array) -> bool:
+    """Whether every number of the numpy ``array`` is finite. Σa² is inf or nan if any is: one
+    dot product (BLAS, which raises no floating-point flag: 1.6 µs for 6,000 numbers, where
+    isfinite(a).all() takes 7), and each number is looked at only where it is not finite (a
+    number above 1e154 overflows it). For compiled batches and optimizers stepping arrays."""
+    import numpy  # loaded already: an array was given
+
+    return math.isfinite(numpy.vdot(array, array)) or bool(numpy.isfinite(array).all())
+
+
 def is_real(x) -> bool:
     """True for a real number that is not a bool: an int, a float, a numpy scalar (not a str, None, a bool)."""
     return type(x) is float or (isinstance(x, numbers.Real) and not isinstance(x, bool))

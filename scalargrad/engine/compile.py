@@ -42,7 +42,7 @@ from . import primitives as P
 from .context import enable_grad
 from .derivatives import as_values
 from .errors import NonFiniteError, Overflow
-from .checks import is_real, number
+from .checks import all_finite, is_real, number
 from .grouping import GroupedPlan
 from .value import Constant, Value, apply
 
@@ -76,16 +76,6 @@ def numpy_namespace() -> dict:
             "where": np.where}
 
 
-def _all_finite(a) -> bool:
-    """Whether every number of the array ``a`` is finite. Σa² is inf or nan if any entry is:
-    one dot product (BLAS, which raises no flag: 1.6 µs for 6,000 numbers, where a sum takes
-    2.4 and isfinite(a).all() 7), and the whole check only where it is not finite (an entry
-    above 1e154 overflows it)."""
-    if math.isfinite(_np.vdot(a, a)):  # (math's isfinite on the numpy float: 20x faster than numpy's)
-        return True
-    return bool(_np.isfinite(a).all())
-
-
 @functools.lru_cache(maxsize=8)
 def _ones(n: int):
     """n ones, made once per batch size (read-only): a grouped program sums over samples with them."""
@@ -96,7 +86,7 @@ def _ones(n: int):
 
 def _require_finite_arrays(*arrays) -> None:
     # BLAS sets no floating-point flag: a matrix product that overflows is only seen in its result.
-    if not all(map(_all_finite, arrays)):
+    if not all(map(all_finite, arrays)):
         raise FloatingPointError("a number is not finite")
 
 
@@ -495,7 +485,7 @@ class Program:
         columns, n = [], None
         for i, a in enumerate(args):
             if _np is not None and type(a) is _np.ndarray and a.dtype == _np.float64 and a.ndim == 1 and len(a) and (
-                    n is None or len(a) == n) and _all_finite(a):  # the usual case, in one test
+                    n is None or len(a) == n) and all_finite(a):  # the usual case, in one test
                 n = len(a)
                 columns.append(a)
                 continue
@@ -607,11 +597,15 @@ class Program:
             return result if gradients else (*result, ())
         return (result[0], (), result[1]) if gradients else (result, (), ())
 
+    def _batch_bytes(self, n: int, plan) -> int:
+        """What a batch of n samples needs for its arrays: n values and n gradients for each input
+        and each node (or each row of ``plan``'s groups)."""
+        return 2 * 8 * n * ((len(plan.made) if plan is not None else len(self._nodes)) + len(self.inputs))
+
     def _refuse_oversized(self, n: int, plan) -> None:
         """MemoryError, before any array is made, for a batch whose arrays would need more than
-        half the machine's memory (each node, or each row of ``plan``'s groups, holds n values and n gradients)."""
-        rows = (len(plan.made) if plan is not None else len(self._nodes)) + len(self.inputs)
-        need = 2 * 8 * n * rows
+        half the machine's memory."""
+        need = self._batch_bytes(n, plan)
         memory = _physical_memory()
         if memory and need > memory / 2:
             raise MemoryError(f"a batch of {n:,} samples through this {len(self._nodes):,}-node program needs about "
@@ -630,37 +624,30 @@ class Program:
                 result = function(n, seed, *columns, *params)
         except (ArithmeticError, ValueError):
             return None
+        out, watched, grads = self._parts(result, gradients)
         k = len(self.inputs)
-        if not gradients:
-            return Run(*result, (), ()) if self.watched else Run(result, (), (), ())
-        out, watched, grads = result if self.watched else (result[0], (), result[1])
-        return Run(out, watched, grads[:k], grads[k])
+        return Run(out, watched, grads[:k], grads[k] if gradients else ())
 
     @functools.cached_property
     def _largest_batch(self) -> float:
         """The most samples a grouped batch can have that ``_refuse_oversized`` lets through."""
         memory = _physical_memory()
-        return memory / 2 / (2 * 8 * (len(self._grouped_plan.made) + len(self.inputs))) if memory else math.inf
+        return memory / 2 / self._batch_bytes(1, self._grouped_plan) if memory else math.inf
 
     def _run_batch(self, columns, n, params, gradients, seed) -> Run:
-        if self._plan() is not None and all(type(c) is not float for c in columns):
+        plan = self._plan()
+        grouped = plan is not None
+        if grouped and all(type(c) is not float for c in columns):
             run = self._run_grouped(columns, n, params, gradients, seed)
             if run is not None:
                 return run
         np = _numpy()
-        plan = self._plan()
-        grouped = plan is not None
         self._refuse_oversized(n, plan)
         function = self._function(batch=True, gradients=gradients)
         columns = [np.full(n, c) if isinstance(c, float) else c for c in columns]  # numbers broadcast
         # The per-node program computes on numpy scalars (numpy's errors); a grouped one takes floats into S.
         args = (n, seed, *columns, *(params if grouped else map(np.float64, params)))
         k = len(self.inputs)
-
-        def finite(arrays) -> bool:
-            with np.errstate(all="raise", under="ignore"):
-                return all(map(_all_finite, arrays))
-
         try:
             if not all(map(math.isfinite, params)):  # set to inf or nan by hand: eager decides, sample by sample
                 raise FloatingPointError
@@ -669,7 +656,7 @@ class Program:
             out, watched, grads = self._parts(result, gradients)
             # An inf that no operation flagged (inf * 2); a grouped program checks its own (it
             # starts from finite numbers, and every array operation flags, or is checked).
-            if not grouped and not finite((out, *watched, *grads[:k])):
+            if not grouped and not all(map(all_finite, (out, *watched, *grads[:k]))):
                 raise FloatingPointError
         except (ArithmeticError, ValueError):
             # Find the first sample whose numbers are not finite, and raise eager's error for it;
@@ -683,10 +670,10 @@ class Program:
                 result = self._function(batch=True, gradients=gradients, per_node=True)(
                     n, seed, *columns, *map(np.float64, params))
             out, watched, grads = self._parts(result, gradients)
-            if not finite((out, *watched)):
+            if not all(map(all_finite, (out, *watched))):
                 raise NonFiniteError("the compiled batch computed a number that is not finite where each sample's "
                                      "own program does not (numpy's and math's functions differ at the edge)") from None
-            self._refuse_scaled(grads[:k], seed, lambda g: finite([g]))
+            self._refuse_scaled(grads[:k], seed, all_finite)
         if grouped:  # its input gradients are rows of one array, or new arrays; its parameters' one array
             return Run(out, tuple(watched), grads[:k], grads[k] if gradients else ())
         grads = tuple(g.copy() if any(g is h for h in grads[:i]) else g for i, g in enumerate(grads[:k])) + tuple(
