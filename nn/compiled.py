@@ -423,7 +423,7 @@ class CompiledTrainer:
     def _correct(self, outputs, yb) -> int:
         """How many outputs fit's rule counts as right, for the whole batch at once."""
         try:
-            targets = np.asarray(yb, dtype=np.float64) if yb is not self.y or self.classes is not None else self._targets(yb)
+            targets = self._targets(yb) if yb is self.y and self.classes is None else np.asarray(yb, dtype=np.float64)
         except (TypeError, ValueError):
             targets = None
         if targets is not None and targets.ndim == 2 and targets.shape[1] == 1:  # rows of one number: [[y], ...]

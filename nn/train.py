@@ -147,12 +147,12 @@ def fit(model, X, y, loss, optimizer, epochs: int, batch_size=None, shuffle: boo
         from .compiled import CompiledTrainer
 
         trainer = CompiledTrainer(compile, model, X, y, loss_fn, threshold, l2, _correct)
+    whole = size >= len(X) and trainer is not None  # the compiled trainer reads the whole data as arrays made once
     bar = tqdm(range(1, epochs + 1), desc="training", unit="epoch", disable=not progress, leave=progress)
     for epoch in bar:
         total, correct = 0.0, 0
         epoch_seed = None if not shuffle else (seed * 1_000_003 + epoch if seed is not None else None)
         try:
-            whole = size >= len(X) and trainer is not None  # the compiled trainer reads the whole data as arrays made once
             for Xb, yb in [(X, y)] if whole else _batches(X, y, size, shuffle=shuffle and size < len(X), seed=epoch_seed):
                 if trainer is not None:
                     batch_loss, batch_correct = trainer.step(Xb, yb, optimizer)

@@ -402,7 +402,8 @@ class GroupedPlan:
         column = {a: j for j, a in enumerate(group.operands)}
         weighed = {column[a] for v in group.nodes for ref, a in self.sums[v][0] if ref[0] == "s"}
         parts = [[a for a in group.operands if column[a] in weighed], [a for a in group.operands if column[a] not in weighed]]
-        parts = [part for part in parts if part] if all(parts) else [group.operands]
+        if not all(parts):  # one kind of operand only: one matrix
+            parts = [group.operands]
         bias_rows, bias_refs, bias_fixed = [], [], np.zeros(k)
         for i, v in enumerate(group.nodes):
             for ref in self.sums[v][1]:
@@ -560,8 +561,8 @@ def _array_rule(rule: str) -> str:
                 difference = ast.BinOp(cond.left, ast.Sub(), cond.comparators[0])
                 sign = ast.Call(ast.Name("sign", ast.Load()), [difference], [])
                 return ast.BinOp(ast.Constant(0.5), ast.Add(), ast.BinOp(ast.Constant(0.5), ast.Mult(), sign))
-            if (isinstance(cond, ast.Compare) and len(cond.ops) == 1 and isinstance(cond.ops[0], (ast.Gt, ast.GtE))
-                    and same(cond.left) == same(yes) and same(cond.comparators[0]) == same(no)):
+            if (_compares(cond, (ast.Gt, ast.GtE)) and same(cond.left) == same(yes)
+                    and same(cond.comparators[0]) == same(no)):
                 return ast.Call(ast.Name("maximum", ast.Load()), [yes, no], [])
             if (isinstance(yes, ast.Constant) and yes.value == 1.0 and isinstance(no, ast.Constant)
                     and no.value == 0.0 and str(no.value) == "0.0"):
