@@ -93,21 +93,21 @@ def compiled_lab_step(model, xs, ys, fused: bool = True):
     x, y = Value(0.0, "x"), Value(0.0, "y")
     program = scalargrad.compile(nn.l1(model([x]), [y]), [x, y])
     optimizer = nn.SGD(model.parameters(), lr=0.001)
-    return _compiled_step(program, optimizer, [np.array(xs), np.array(ys)], fused, lambda losses: losses.mean()), program
+    return _compiled_step(program, optimizer, [np.array(xs), np.array(ys)], fused), program
 
 
-def _compiled_step(program, optimizer, columns, fused: bool, report):
-    """A step over the whole batch ``columns``: TrainingStep, or the three calls; it returns ``report(losses)``."""
+def _compiled_step(program, optimizer, columns, fused: bool):
+    """A step over the whole batch ``columns``: TrainingStep, or the three calls; it returns the mean loss."""
     seed = 1.0 / len(columns[0])
     if fused:
         training_step = nn.TrainingStep(program, optimizer)
-        return lambda: report(training_step(*columns, seed=seed))
+        return lambda: training_step(*columns, seed=seed).mean()
 
     def step():
         optimizer.zero_grad()
         losses = program.backward(*columns, seed=seed)
         optimizer.step()
-        return report(losses)
+        return losses.mean()
 
     return step
 
@@ -176,16 +176,11 @@ def compiled_moons_step(model, X, y, lr: float = 0.05, alpha: float = 1e-4, fuse
     columns = [np.array([row[0] for row in X]), np.array([row[1] for row in X]), np.array(y, dtype=float)]
     params = model.parameters()
     optimizer = nn.SGD(params, lr=lr, weight_decay=2 * alpha)
-    before = {}
-
-    def report(losses):
-        return losses.mean() + alpha * before["l2"]
-
-    step = _compiled_step(program, optimizer, columns, fused, report)
+    step = _compiled_step(program, optimizer, columns, fused)
 
     def moons_step():
-        before["l2"] = math.fsum(p.data * p.data for p in params)
-        return step()
+        l2 = math.fsum(p.data * p.data for p in params)  # before the step changes them
+        return step() + alpha * l2
 
     return moons_step, program
 
